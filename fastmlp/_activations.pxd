@@ -1,0 +1,86 @@
+# cython: language_level=3
+"""Inline element-wise functions of the compiled core, float32 and float64.
+
+Hidden activations act in place on the pre-activation; derivatives are written
+in terms of the stored activation, as sklearn's DERIVATIVES are.
+"""
+from cython cimport floating
+from libc.math cimport exp, expf, log, logf, log1p, log1pf, tanh, tanhf
+
+cdef enum Activation:
+    ACT_IDENTITY = 0
+    ACT_LOGISTIC = 1
+    ACT_TANH = 2
+    ACT_RELU = 3
+
+cdef enum Output:
+    OUT_IDENTITY = 0   # squared error
+    OUT_LOGISTIC = 1   # binary / multilabel log-loss
+    OUT_SOFTMAX = 2    # multiclass log-loss
+    OUT_EXP = 3        # Poisson deviance
+
+
+cdef inline floating f_exp(floating x) noexcept nogil:
+    if floating is float:
+        return expf(x)
+    else:
+        return exp(x)
+
+
+cdef inline floating f_log(floating x) noexcept nogil:
+    if floating is float:
+        return logf(x)
+    else:
+        return log(x)
+
+
+cdef inline floating f_log1p(floating x) noexcept nogil:
+    if floating is float:
+        return log1pf(x)
+    else:
+        return log1p(x)
+
+
+cdef inline floating f_tanh(floating x) noexcept nogil:
+    if floating is float:
+        return tanhf(x)
+    else:
+        return tanh(x)
+
+
+cdef inline floating f_expit(floating x) noexcept nogil:
+    """1 / (1 + exp(-x)) without overflow for large |x|."""
+    cdef floating e
+    if x >= 0:
+        return 1 / (1 + f_exp(-x))
+    e = f_exp(x)
+    return e / (1 + e)
+
+
+cdef inline floating f_log_expit(floating x) noexcept nogil:
+    """log(expit(x)) = -softplus(-x), stable for both signs."""
+    if x >= 0:
+        return -f_log1p(f_exp(-x))
+    return x - f_log1p(f_exp(x))
+
+
+cdef inline floating f_activate(floating z, int act) noexcept nogil:
+    if act == ACT_RELU:
+        # keeps NaN, as np.maximum does
+        return 0 if z < 0 else z
+    elif act == ACT_TANH:
+        return f_tanh(z)
+    elif act == ACT_LOGISTIC:
+        return f_expit(z)
+    return z
+
+
+cdef inline floating f_derivative(floating a, int act) noexcept nogil:
+    """d activation / dz, from the activation a itself."""
+    if act == ACT_RELU:
+        return 0 if a == 0 else 1
+    elif act == ACT_TANH:
+        return 1 - a * a
+    elif act == ACT_LOGISTIC:
+        return a * (1 - a)
+    return 1

@@ -1,0 +1,95 @@
+"""Solvers over the packed parameter vector.
+
+The L-BFGS driver hands scipy.optimize.minimize(method="L-BFGS-B") exactly
+what sklearn hands it (same x0, maxiter, maxfun, gtol), so the iterates
+follow sklearn's; the objective is one compiled call per evaluation that
+writes the gradient into a preallocated vector.
+"""
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.optimize
+from sklearn.exceptions import ConvergenceWarning
+
+
+@dataclass
+class LbfgsResult:
+    x: np.ndarray
+    loss: float
+    n_iter: int
+    loss_curve: list
+
+
+def _warn_if_not_converged(result, max_iter):
+    """sklearn's ConvergenceWarning for L-BFGS, word for word; returns n_iter."""
+    n_iter = min(result.nit, max_iter)
+    if result.status != 0:
+        msg = (
+            f"lbfgs failed to converge after {n_iter} iteration(s) "
+            f"(status={result.status}):\n{result.message}\n"
+        )
+        if n_iter == max_iter:
+            msg += (
+                "\nIncrease the number of iterations to improve the "
+                f"convergence (max_iter={max_iter})."
+            )
+        msg += (
+            "\nYou might also want to scale the data as shown in:\n"
+            "    https://scikit-learn.org/stable/modules/preprocessing.html"
+        )
+        warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+    return n_iter
+
+
+def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose):
+    """Minimise the MLP objective from x0 (float64, packed) with L-BFGS-B.
+
+    ws: a kernels.Workspace; data: a kernels.Dataset of the same dtype.
+    Returns the final packed parameters (float64), loss, iterations and the
+    loss after every iteration.
+    """
+    dtype = ws.dtype
+    n_params = x0.shape[0]
+    grad = np.empty(n_params, dtype=dtype)
+    if dtype == np.float64:
+
+        def fun(x):
+            return ws.loss_grad(x, grad, data, alpha, sw_sum), grad
+
+    else:
+        # float32 data trains in float32: scipy's iterate is cast in, the
+        # float32 gradient cast out, both into buffers made once
+        x32 = np.empty(n_params, dtype=dtype)
+        grad64 = np.empty(n_params, dtype=np.float64)
+
+        def fun(x):
+            x32[...] = x
+            loss = ws.loss_grad(x32, grad, data, alpha, sw_sum)
+            grad64[...] = grad
+            return loss, grad64
+
+    loss_curve = []
+
+    def callback(intermediate_result):
+        loss_curve.append(float(intermediate_result.fun))
+        if verbose:
+            # the last evaluation is the accepted point of the line search
+            print(
+                "Iteration %d, loss = %.8f, max |gradient| = %.3e"
+                % (len(loss_curve), intermediate_result.fun, np.abs(grad).max())
+            )
+
+    result = scipy.optimize.minimize(
+        fun,
+        x0,
+        method="L-BFGS-B",
+        jac=True,
+        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+        callback=callback,
+    )
+    n_iter = _warn_if_not_converged(result, max_iter)
+    return LbfgsResult(
+        x=result.x, loss=float(result.fun), n_iter=n_iter, loss_curve=loss_curve
+    )
