@@ -835,3 +835,8 @@ cdef class Workspace:
         cdef float* work = <float*> cnp.PyArray_DATA(self.work)
         with nogil:
             forward_impl(&self.layout.spec, d, &params[0], work, &out[0, 0], self.n_threads)
+
+
+# ------------------------------------------- stochastic solvers (epochs) ----
+
+include "_stochastic.pxi"
