@@ -7,6 +7,10 @@ in terms of the stored activation, as sklearn's DERIVATIVES are.
 from cython cimport floating
 from libc.math cimport exp, expf, log, logf, log1p, log1pf, tanh, tanhf
 
+cdef extern from "_fastmath.h" nogil:
+    double fm_exp_neg_d(double x) noexcept
+    float fm_exp_neg_f(float x) noexcept
+
 cdef enum Activation:
     ACT_IDENTITY = 0
     ACT_LOGISTIC = 1
@@ -48,20 +52,19 @@ cdef inline floating f_tanh(floating x) noexcept nogil:
         return tanh(x)
 
 
+cdef inline floating f_exp_neg(floating x) noexcept nogil:
+    """exp(x) for x <= 0, vectorisable (see _fastmath.h)."""
+    if floating is float:
+        return fm_exp_neg_f(x)
+    else:
+        return fm_exp_neg_d(x)
+
+
 cdef inline floating f_expit(floating x) noexcept nogil:
-    """1 / (1 + exp(-x)) without overflow for large |x|."""
-    cdef floating e
-    if x >= 0:
-        return 1 / (1 + f_exp(-x))
-    e = f_exp(x)
-    return e / (1 + e)
-
-
-cdef inline floating f_log_expit(floating x) noexcept nogil:
-    """log(expit(x)) = -softplus(-x), stable for both signs."""
-    if x >= 0:
-        return -f_log1p(f_exp(-x))
-    return x - f_log1p(f_exp(x))
+    """1 / (1 + exp(-x)) without overflow, branch-free."""
+    cdef floating e = f_exp_neg(-x if x >= 0 else x)
+    cdef floating r = 1 / (1 + e)
+    return r if x >= 0 else e * r
 
 
 cdef inline floating f_activate(floating z, int act) noexcept nogil:

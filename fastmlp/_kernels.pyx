@@ -24,10 +24,20 @@ from scipy.linalg.cython_blas cimport dgemm, sgemm
 from fastmlp._activations cimport (
     Activation, Output, ACT_IDENTITY, ACT_LOGISTIC, ACT_TANH, ACT_RELU,
     OUT_IDENTITY, OUT_LOGISTIC, OUT_SOFTMAX, OUT_EXP,
-    f_exp, f_log, f_log1p, f_tanh, f_expit, f_log_expit,
+    f_exp, f_exp_neg, f_log, f_log1p, f_tanh, f_expit,
 )
 
+
 cnp.import_array()
+
+cdef extern from "_fastmath.h" nogil:
+    void fm_softmax_rows_d(double* Z, const double* b, Py_ssize_t m, int k, double* rowsum) noexcept
+    void fm_softmax_rows_f(float* Z, const float* b, Py_ssize_t m, int k, float* rowsum) noexcept
+    void fm_bias_relu_d(double* Z, const double* b, Py_ssize_t m, int w) noexcept
+    void fm_bias_relu_f(float* Z, const float* b, Py_ssize_t m, int w) noexcept
+    void fm_relu_back_d(const double* T, double* A, double* gb, Py_ssize_t m, int w) noexcept
+    void fm_relu_back_f(const float* T, float* A, float* gb, Py_ssize_t m, int w) noexcept
+
 
 cdef extern from "_omp_compat.h":
     int omp_get_thread_num() noexcept nogil
@@ -176,10 +186,10 @@ cdef void hidden_forward(const NetSpec* net, const floating* params, floating* w
     cdef floating z
     # one loop per activation so each inner loop is branch-free
     if net.activation == ACT_RELU:
-        for i in range(m):
-            for j in range(w):
-                z = Z[i * w + j] + b[j]
-                Z[i * w + j] = 0 if z < 0 else z
+        if floating is double:
+            fm_bias_relu_d(Z, b, m, w)
+        else:
+            fm_bias_relu_f(Z, b, m, w)
     elif net.activation == ACT_TANH:
         for i in range(m):
             for j in range(w):
@@ -225,12 +235,13 @@ cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
     cdef floating* Z = work + net.act_off[L]
     cdef const floating* b = params + net.int_off[L - 1]
     cdef floating* gb = gacc + net.int_off[L - 1]
+    cdef floating* rowsum = work + net.tmp_off
     cdef const floating* Y = <const floating*> d.Y
     cdef const floating* SW = <const floating*> d.sw
     cdef int out = net.output
     cdef floating eps
     cdef floating log_eps, log_1m_eps
-    cdef floating z, y, p, mx, s, lse, lp, lq, wgt, dlt
+    cdef floating z, y, p, e, s, lse, lp, lq, wgt, dlt
     cdef double total = 0, row_loss
     cdef intp i, g
     cdef int j
@@ -240,23 +251,19 @@ cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
         eps = 2.220446049250313e-16
     log_eps = f_log(eps)
     log_1m_eps = f_log1p(-eps)
+    if out == OUT_SOFTMAX:
+        # the chunk's rows at once: vectorised exps; rowsum in the free temporary
+        if floating is double:
+            fm_softmax_rows_d(Z, b, m, k, rowsum)
+        else:
+            fm_softmax_rows_f(Z, b, m, k, rowsum)
     for i in range(m):
         g = row_of(d, r0 + i)
         wgt = SW[g] if SW != NULL else 1
         row_loss = 0
         if out == OUT_SOFTMAX:
-            # one exp per class: Z keeps exp(z - max), log p = log(e) - log(sum)
-            mx = -INFINITY
-            for j in range(k):
-                z = Z[i * k + j] + b[j]
-                Z[i * k + j] = z
-                if z > mx:
-                    mx = z
-            s = 0
-            for j in range(k):
-                z = f_exp(Z[i * k + j] - mx)
-                Z[i * k + j] = z
-                s = s + z
+            # Z holds exp(z - max) from the pre-pass; log p = log(e) - log(sum)
+            s = rowsum[i]
             lse = f_log(s)
             for j in range(k):
                 z = Z[i * k + j]
@@ -276,9 +283,12 @@ cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
                 z = Z[i * k + j] + b[j]
                 y = Y[g * k + j]
                 if out == OUT_LOGISTIC:
-                    p = f_expit(z)
-                    lp = f_log_expit(z)
-                    lq = f_log_expit(-z)
+                    # log p = min(z, 0) - log1p(e), log(1 - p) = min(-z, 0) - log1p(e)
+                    e = f_exp_neg(-z if z >= 0 else z)
+                    p = 1 / (1 + e) if z >= 0 else e / (1 + e)
+                    lq = f_log1p(e)
+                    lp = (0 if z >= 0 else z) - lq
+                    lq = (-z if z >= 0 else 0) - lq
                     if lp < log_eps:
                         lp = log_eps
                     elif lp > log_1m_eps:
@@ -329,12 +339,10 @@ cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params
                 params + net.coef_off[l], w_out, 0, T, w_in)
         gb = gacc + net.int_off[l - 1]
         if act == ACT_RELU:
-            for i in range(m):
-                for j in range(w_in):
-                    # branch-free: the sign of a ReLU unit is a coin flip
-                    dlt = T[i * w_in + j] * <floating> (A[i * w_in + j] != 0)
-                    A[i * w_in + j] = dlt
-                    gb[j] += dlt
+            if floating is double:
+                fm_relu_back_d(T, A, gb, m, w_in)
+            else:
+                fm_relu_back_f(T, A, gb, m, w_in)
         elif act == ACT_TANH:
             for i in range(m):
                 for j in range(w_in):

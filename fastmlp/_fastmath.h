@@ -1,0 +1,136 @@
+/* Element-wise hot loops of the compiled core, written so that GCC vectorises
+ * them, and compiled for several instruction sets (AVX-512, AVX2, baseline)
+ * with the best chosen at load time where the toolchain supports it.
+ *
+ * fm_exp: exp(x) for x <= 0 only (the softmax and logistic arguments), to
+ * about 2 ulp: k = round(x / ln2), r = x - k ln2 (two-part ln2), Taylor
+ * polynomial of degree 13 (double) / 7 (float) on |r| <= ln2 / 2, scaled by
+ * 2^k built in the exponent bits. Arguments below the smallest normal result
+ * are clamped (the result is then ~1e-308 / ~1e-38 instead of a subnormal or
+ * 0: harmless where it is used, as a probability next to 1). NaN stays NaN.
+ */
+#ifndef FASTMLP_FASTMATH_H
+#define FASTMLP_FASTMATH_H
+
+#include <stdint.h>
+#include <string.h>
+#include <stddef.h>
+
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
+    && !defined(FASTMLP_NO_CLONES)
+#define FM_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#else
+#define FM_CLONES
+#endif
+
+static inline double fm_exp_neg_d(double x)
+{
+    const double shift = 6755399441055744.0; /* 1.5 * 2^52: rounds to integer */
+    const double log2e = 1.4426950408889634;
+    const double ln2_hi = 6.93147180369123816490e-01;
+    const double ln2_lo = 1.90821492927058770002e-10;
+    double xc = x < -708.0 ? -708.0 : x;
+    double kf = xc * log2e + shift;
+    int64_t kbits;
+    memcpy(&kbits, &kf, sizeof kbits);
+    kf -= shift;
+    double r = xc - kf * ln2_hi - kf * ln2_lo;
+    double p = 1.6059043836821613e-10;          /* 1/13! */
+    p = p * r + 2.08767569878681e-09;           /* 1/12! */
+    p = p * r + 2.505210838544172e-08;          /* 1/11! */
+    p = p * r + 2.755731922398589e-07;          /* 1/10! */
+    p = p * r + 2.7557319223985893e-06;         /* 1/9! */
+    p = p * r + 2.48015873015873e-05;           /* 1/8! */
+    p = p * r + 0.0001984126984126984;          /* 1/7! */
+    p = p * r + 0.001388888888888889;           /* 1/6! */
+    p = p * r + 0.008333333333333333;           /* 1/5! */
+    p = p * r + 0.041666666666666664;           /* 1/4! */
+    p = p * r + 0.16666666666666666;            /* 1/3! */
+    p = p * r + 0.5;
+    p = p * r + 1.0;
+    p = p * r + 1.0;
+    /* the low bits of kbits hold k (two's complement); add the bias */
+    int64_t ebits = (int64_t)((uint64_t)(kbits + 1023) << 52);
+    double scale;
+    memcpy(&scale, &ebits, sizeof scale);
+    return p * scale;
+}
+
+static inline float fm_exp_neg_f(float x)
+{
+    const float shift = 12582912.0f; /* 1.5 * 2^23 */
+    const float log2e = 1.44269504f;
+    const float ln2_hi = 0.693145752f;
+    const float ln2_lo = 1.42860677e-06f;
+    float xc = x < -87.0f ? -87.0f : x;
+    float kf = xc * log2e + shift;
+    int32_t kbits;
+    memcpy(&kbits, &kf, sizeof kbits);
+    kf -= shift;
+    float r = xc - kf * ln2_hi - kf * ln2_lo;
+    float p = 1.98412698e-4f;                    /* 1/7! */
+    p = p * r + 1.38888889e-3f;
+    p = p * r + 8.33333333e-3f;
+    p = p * r + 4.16666667e-2f;
+    p = p * r + 1.66666667e-1f;
+    p = p * r + 0.5f;
+    p = p * r + 1.0f;
+    p = p * r + 1.0f;
+    int32_t ebits = (int32_t)((uint32_t)(kbits + 127) << 23);
+    float scale;
+    memcpy(&scale, &ebits, sizeof scale);
+    return p * scale;
+}
+
+/* Softmax pre-pass of m rows of width k (row stride k), in place:
+ * z += b, then z = exp(z - max(row)); rowsum[i] = sum of the row's exps. */
+#define FM_SOFTMAX_ROWS(NAME, T, EXPF)                                          \
+FM_CLONES static void NAME(T* Z, const T* b, ptrdiff_t m, int k,               \
+                           T* rowsum)                                           \
+{                                                                               \
+    for (ptrdiff_t i = 0; i < m; i++) {                                         \
+        T* z = Z + i * k;                                                       \
+        T mx = z[0] + b[0];                                                     \
+        for (int j = 0; j < k; j++) {                                           \
+            z[j] += b[j];                                                       \
+            mx = z[j] > mx ? z[j] : mx;                                         \
+        }                                                                       \
+        for (int j = 0; j < k; j++)                                             \
+            z[j] = EXPF(z[j] - mx);                                             \
+        T s = 0;                                                                \
+        for (int j = 0; j < k; j++)                                             \
+            s += z[j];                                                          \
+        rowsum[i] = s;                                                          \
+    }                                                                           \
+}
+FM_SOFTMAX_ROWS(fm_softmax_rows_d, double, fm_exp_neg_d)
+FM_SOFTMAX_ROWS(fm_softmax_rows_f, float, fm_exp_neg_f)
+
+/* z = relu(z + b) over an m x w block. */
+#define FM_BIAS_RELU(NAME, T)                                                   \
+FM_CLONES static void NAME(T* Z, const T* b, ptrdiff_t m, int w)               \
+{                                                                               \
+    for (ptrdiff_t i = 0; i < m; i++)                                           \
+        for (int j = 0; j < w; j++) {                                           \
+            T z = Z[i * w + j] + b[j];                                          \
+            Z[i * w + j] = z < 0 ? 0 : z;                                       \
+        }                                                                       \
+}
+FM_BIAS_RELU(fm_bias_relu_d, double)
+FM_BIAS_RELU(fm_bias_relu_f, float)
+
+/* delta = T * relu'(A), written over A; gb += column sums of delta. */
+#define FM_RELU_BACK(NAME, T_)                                                  \
+FM_CLONES static void NAME(const T_* T, T_* A, T_* gb, ptrdiff_t m, int w)     \
+{                                                                               \
+    for (ptrdiff_t i = 0; i < m; i++)                                           \
+        for (int j = 0; j < w; j++) {                                           \
+            T_ d = A[i * w + j] != 0 ? T[i * w + j] : (T_)0;                    \
+            A[i * w + j] = d;                                                   \
+            gb[j] += d;                                                         \
+        }                                                                       \
+}
+FM_RELU_BACK(fm_relu_back_d, double)
+FM_RELU_BACK(fm_relu_back_f, float)
+
+#endif
