@@ -34,6 +34,10 @@ cdef extern from "_fastmath.h" nogil:
     void fm_softmax_rows_d(double* Z, const double* b, Py_ssize_t m, int k, double* rowsum) noexcept
     void fm_softmax_rows_f(float* Z, const float* b, Py_ssize_t m, int k, float* rowsum) noexcept
     void fm_bias_relu_d(double* Z, const double* b, Py_ssize_t m, int w) noexcept
+    void fm_bias_tanh_d(double* Z, const double* b, Py_ssize_t m, int w) noexcept
+    void fm_bias_tanh_f(float* Z, const float* b, Py_ssize_t m, int w) noexcept
+    void fm_bias_logistic_d(double* Z, const double* b, Py_ssize_t m, int w) noexcept
+    void fm_bias_logistic_f(float* Z, const float* b, Py_ssize_t m, int w) noexcept
     void fm_bias_relu_f(float* Z, const float* b, Py_ssize_t m, int w) noexcept
     void fm_relu_back_d(const double* T, double* A, double* gb, Py_ssize_t m, int w) noexcept
     void fm_relu_back_f(const float* T, float* A, float* gb, Py_ssize_t m, int w) noexcept
@@ -191,13 +195,15 @@ cdef void hidden_forward(const NetSpec* net, const floating* params, floating* w
         else:
             fm_bias_relu_f(Z, b, m, w)
     elif net.activation == ACT_TANH:
-        for i in range(m):
-            for j in range(w):
-                Z[i * w + j] = f_tanh(Z[i * w + j] + b[j])
+        if floating is double:
+            fm_bias_tanh_d(Z, b, m, w)
+        else:
+            fm_bias_tanh_f(Z, b, m, w)
     elif net.activation == ACT_LOGISTIC:
-        for i in range(m):
-            for j in range(w):
-                Z[i * w + j] = f_expit(Z[i * w + j] + b[j])
+        if floating is double:
+            fm_bias_logistic_d(Z, b, m, w)
+        else:
+            fm_bias_logistic_f(Z, b, m, w)
     else:
         for i in range(m):
             for j in range(w):
