@@ -1,0 +1,92 @@
+"""Shared by the benchmark suites: a pause before each timed block, and a
+speed-up table printed at the end of the session.
+
+A benchmark records its median with ``speedups.record(case, label, benchmark)``
+after ``benchmark.pedantic(...)``; ``speedups.compare(case, baseline, subject,
+target=...)`` asks for the ratio median(baseline) / median(subject) in the
+final table. Targets are reported, never asserted: timings on a shared machine
+are too noisy to fail a run on.
+"""
+
+import time
+
+import pytest
+
+# OpenMP (libgomp) and OpenBLAS workers keep spinning for a while after their
+# work; a block timed while the previous block's workers spin loses cores
+_SETTLE_S = 0.3
+
+_KEY = pytest.StashKey()
+
+
+class Speedups:
+    def __init__(self):
+        self.medians = {}  # (case, label) -> seconds
+        self.comparisons = []  # (case, baseline, subject, target)
+
+    def record(self, case, label, benchmark):
+        stats = benchmark.stats
+        if stats:  # None or empty under --benchmark-disable
+            self.medians[(case, label)] = stats["median"]
+
+    def compare(self, case, baseline, subject, target=None):
+        item = (case, baseline, subject, target)
+        if item not in self.comparisons:
+            self.comparisons.append(item)
+
+    def lines(self):
+        if not self.medians:  # nothing was timed (--benchmark-disable)
+            return []
+        rows = []
+        for case, baseline, subject, target in self.comparisons:
+            b = self.medians.get((case, baseline))
+            s = self.medians.get((case, subject))
+            if b is None or s is None:
+                ratio, verdict = "not run", ""
+            else:
+                r = b / s
+                ratio = f"{r:.2f}x"
+                verdict = "" if target is None else ("holds" if r >= target else "MISSED")
+            rows.append((
+                case, f"{baseline} / {subject}",
+                _ms(b), _ms(s), ratio,
+                "" if target is None else f">= {target:g}x", verdict,
+            ))
+        if not rows:
+            return []
+        head = ("case", "median ratio", "baseline", "subject", "ratio", "target", "")
+        widths = [max(len(str(r[i])) for r in rows + [head]) for i in range(len(head))]
+        fmt = "  ".join(
+            f"{{:{'<' if i < 2 else '>'}{w}}}" for i, w in enumerate(widths)
+        )
+        return [fmt.format(*head)] + [fmt.format(*r) for r in rows]
+
+
+def _ms(t):
+    return "-" if t is None else f"{t * 1e3:.1f} ms"
+
+
+def pytest_configure(config):
+    config.stash[_KEY] = Speedups()
+
+
+@pytest.fixture(scope="session")
+def speedups(request):
+    return request.config.stash[_KEY]
+
+
+@pytest.fixture
+def settled():
+    """Pause before a timed block so earlier threads have gone to sleep."""
+    time.sleep(_SETTLE_S)
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter, config):
+    lines = config.stash[_KEY].lines()
+    if lines:
+        terminalreporter.write_sep(
+            "-", "speed-ups: ratio of medians (targets reported, not asserted)"
+        )
+        for line in lines:
+            terminalreporter.write_line(line)
