@@ -91,5 +91,5 @@ def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose):
     )
     n_iter = _warn_if_not_converged(result, max_iter)
     return LbfgsResult(
-        x=result.x, loss=float(result.fun), n_iter=n_iter, loss_curve=loss_curve
+        x=result.x, loss=np.float64(result.fun), n_iter=n_iter, loss_curve=loss_curve
     )
