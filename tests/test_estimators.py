@@ -1,0 +1,690 @@
+"""fastmlp's estimators against scikit-learn's, solver="lbfgs".
+
+With the same random_state both draw the same initial weights and hand scipy's
+L-BFGS-B the same x0, so every iterate, not just the end point, must agree.
+Multi-output squared error is the documented exception (fastmlp optimises
+the sum over outputs; sklearn reports the mean).
+"""
+
+import pathlib
+import sys
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn.neural_network as sk
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.exceptions import ConvergenceWarning, NotFittedError
+from threadpoolctl import threadpool_limits
+
+import fastmlp
+import fastmlp._estimators
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+import reference as ref  # noqa: E402
+
+ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
+TASKS = ["binary", "multiclass", "multilabel", "squared_error", "poisson"]
+
+N, N_FEATURES = 150, 6
+_rng = np.random.RandomState(0)
+X_DENSE = _rng.randn(N, N_FEATURES)
+X_DENSE[_rng.rand(N, N_FEATURES) < 0.4] = 0  # sparse-friendly, same values dense
+X_DENSE[[4, 77]] = 0  # empty rows in the CSR version
+SW = _rng.uniform(0.2, 2.0, N)
+TARGETS = {
+    "binary": _rng.randint(0, 2, N),
+    "multiclass": _rng.randint(0, 3, N),
+    "multilabel": (_rng.rand(N, 3) < 0.4).astype(int),
+    "squared_error": X_DENSE[:, 0] - 2 * X_DENSE[:, 1] ** 2 + 0.1 * _rng.randn(N),
+    "poisson": _rng.poisson(np.exp(0.5 * X_DENSE[:, 0])).astype(float),
+}
+
+
+def make_pair(task, **params):
+    """(sklearn estimator, fastmlp estimator) with the same parameters."""
+    params.setdefault("solver", "lbfgs")
+    if task in ("binary", "multiclass", "multilabel", "classifier"):
+        return sk.MLPClassifier(**params), fastmlp.MLPClassifier(**params)
+    if task == "poisson":
+        params["loss"] = "poisson"
+    return sk.MLPRegressor(**params), fastmlp.MLPRegressor(**params)
+
+
+def fit_quietly(est, *args, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(*args, **kw)
+
+
+def packed(est):
+    return np.concatenate([a.ravel() for a in est.coefs_ + est.intercepts_])
+
+
+def assert_same_weights(actual, desired, rtol=1e-6):
+    """Every coefficient and intercept, layer by layer, relative to the value
+    with a floor of 1e-10 of the largest weight of the network."""
+    assert len(actual.coefs_) == len(desired.coefs_)
+    assert len(actual.intercepts_) == len(desired.intercepts_)
+    atol = 1e-10 * np.abs(packed(desired)).max()
+    for a, d in zip(actual.coefs_ + actual.intercepts_, desired.coefs_ + desired.intercepts_):
+        assert a.shape == d.shape
+        assert_allclose(a, d, rtol=rtol, atol=atol)
+
+
+def copy_weights(dst, src):
+    dst.coefs_ = [c.copy() for c in src.coefs_]
+    dst.intercepts_ = [b.copy() for b in src.intercepts_]
+
+
+def assert_same_predictions(fm, skm, X, y):
+    """fastmlp's predictions against sklearn's model holding the same weights."""
+    pred = fm.predict(X)
+    sk_pred = skm.predict(X)
+    assert pred.shape == sk_pred.shape
+    assert pred.dtype == sk_pred.dtype
+    if hasattr(skm, "predict_proba"):
+        assert_array_equal(pred, sk_pred)
+        for method in ("predict_proba", "predict_log_proba"):
+            got, want = getattr(fm, method)(X), getattr(skm, method)(X)
+            assert got.shape == want.shape and got.dtype == want.dtype
+            assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+        assert fm.score(X, y) == skm.score(X, y)
+        assert fm.score(X, y, sample_weight=SW) == skm.score(X, y, sample_weight=SW)
+    else:
+        assert_allclose(pred, sk_pred, rtol=1e-10, atol=1e-12 * np.abs(sk_pred).max())
+        assert fm.score(X, y) == pytest.approx(skm.score(X, y), rel=1e-10)
+
+
+# ------------------------------------------------ (a) trajectory parity --
+
+
+@pytest.mark.parametrize("max_iter", [1, 5])
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("task", TASKS)
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_lbfgs_trajectory_matches_sklearn(activation, task, weighted, sparse, max_iter):
+    X = sp.csr_matrix(X_DENSE) if sparse else X_DENSE
+    y = TARGETS[task]
+    sw = SW if weighted else None
+    skm, fm = make_pair(
+        task, hidden_layer_sizes=(7, 4), activation=activation, max_iter=max_iter,
+        alpha=1e-3, random_state=1,
+    )
+    fit_quietly(skm, X, y, sample_weight=sw)
+    fit_quietly(fm, X, y, sample_weight=sw)
+
+    assert fm.n_iter_ == skm.n_iter_
+    assert 1 <= fm.n_iter_ <= max_iter
+    assert fm.out_activation_ == skm.out_activation_
+    assert_same_weights(fm, skm)
+    assert fm.loss_ == pytest.approx(skm.loss_, rel=1e-8)
+    # lbfgs also records one loss per iteration, the last one the final loss
+    assert len(fm.loss_curve_) == fm.n_iter_
+    assert fm.loss_curve_[-1] == pytest.approx(fm.loss_, rel=1e-12)
+
+    copy_weights(skm, fm)
+    assert_same_predictions(fm, skm, X, y)
+
+
+def test_lbfgs_loss_curve_is_sklearns_loss_after_each_iteration():
+    y = TARGETS["multiclass"]
+    _, fm = make_pair("multiclass", hidden_layer_sizes=(5,), activation="tanh",
+                      max_iter=6, random_state=3)
+    fit_quietly(fm, X_DENSE, y)
+    assert fm.n_iter_ == 6
+    for k in range(1, 7):
+        skm, _ = make_pair("multiclass", hidden_layer_sizes=(5,), activation="tanh",
+                           max_iter=k, random_state=3)
+        fit_quietly(skm, X_DENSE, y)
+        assert fm.loss_curve_[k - 1] == pytest.approx(skm.loss_, rel=1e-9)
+    assert np.all(np.diff(fm.loss_curve_) <= 0)
+
+
+@pytest.mark.parametrize(
+    "task, params",
+    [("binary", dict(hidden_layer_sizes=(4,), activation="logistic", alpha=1.0)),
+     ("multiclass", dict(hidden_layer_sizes=(5,), activation="tanh", alpha=0.5, tol=1e-5))],
+)
+def test_lbfgs_runs_to_the_same_end_point(task, params):
+    """A run that stops by itself (tol) stops at the same iteration, at the
+    same weights."""
+    skm, fm = make_pair(task, max_iter=500, random_state=0, **params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        skm.fit(X_DENSE, TARGETS[task])
+        fm.fit(X_DENSE, TARGETS[task])
+    assert 10 < skm.n_iter_ < 500
+    assert fm.n_iter_ == skm.n_iter_
+    assert len(fm.loss_curve_) == fm.n_iter_
+    assert fm.loss_ == pytest.approx(skm.loss_, rel=1e-10)
+    assert_same_weights(fm, skm, rtol=1e-5)
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+def test_multioutput_squared_error_sums_over_outputs(activation, weighted, sparse):
+    """The documented difference: the objective is the squared error summed
+    over outputs (sklearn reports the mean but follows the sum's gradient)."""
+    Y = np.c_[TARGETS["squared_error"], X_DENSE[:, 2] * X_DENSE[:, 3]]
+    X = sp.csr_matrix(X_DENSE) if sparse else X_DENSE
+    sw = SW if weighted else None
+    alpha = 1e-2
+    skm, fm = make_pair("squared_error", hidden_layer_sizes=(6, 3), activation=activation,
+                        max_iter=5, alpha=alpha, random_state=2)
+    fit_quietly(fm, X, Y, sample_weight=sw)
+    assert fm.n_outputs_ == 2
+    assert 1 <= fm.n_iter_ <= 5
+    units = [N_FEATURES, 6, 3, 2]
+    p = packed(fm)
+    sum_loss, grad = ref.loss_grad(p, units, X_DENSE, Y, sw, alpha, activation, "identity",
+                                   np.finfo(np.float64).eps)
+    assert fm.loss_ == pytest.approx(sum_loss, rel=1e-10)
+    assert len(fm.loss_curve_) == fm.n_iter_
+    assert fm.loss_curve_[-1] == pytest.approx(fm.loss_, rel=1e-12)
+
+    # sklearn's objective at the same weights is the mean over outputs:
+    # different, and checked to be, so that this test cannot pass by accident
+    fit_quietly(skm, X, Y, sample_weight=sw)
+    copy_weights(skm, fm)
+    pred = skm.predict(X)
+    w = np.ones(N) if sw is None else sw
+    reg = 0.5 * alpha * sum((c**2).sum() for c in fm.coefs_) / w.sum()
+    mean_loss = 0.5 * np.average((pred - Y) ** 2, weights=w, axis=0).mean() + reg
+    assert mean_loss != pytest.approx(sum_loss, rel=1e-3)
+    assert fm.loss_ == pytest.approx(2 * (mean_loss - reg) + reg, rel=1e-10)
+    assert_same_predictions(fm, skm, X, Y)
+
+
+def test_multioutput_squared_error_starts_like_sklearn():
+    """The first iterate only depends on the gradient, which is the same."""
+    Y = np.c_[TARGETS["squared_error"], X_DENSE[:, 2]]
+    # before any step both hold sklearn's initial weights: max_fun=1 stops
+    # scipy after the first evaluation
+    skm, fm = make_pair("squared_error", hidden_layer_sizes=(5,), activation="tanh",
+                        max_iter=1, max_fun=1, random_state=5)
+    fit_quietly(skm, X_DENSE, Y)
+    fit_quietly(fm, X_DENSE, Y)
+    assert_same_weights(fm, skm, rtol=1e-12)
+    # sklearn's loss is the mean over the 2 outputs, fastmlp's the sum
+    reg = 0.5 * 1e-4 * sum((c**2).sum() for c in fm.coefs_) / N
+    assert fm.loss_ - reg == pytest.approx(2 * (skm.loss_ - reg), rel=1e-10)
+
+
+def test_warm_start_continues_like_sklearn():
+    y = TARGETS["multiclass"]
+    skm, fm = make_pair("multiclass", hidden_layer_sizes=(6,), activation="relu",
+                        max_iter=3, random_state=4, warm_start=True)
+    for _ in range(2):
+        fit_quietly(skm, X_DENSE, y)
+        fit_quietly(fm, X_DENSE, y)
+    assert fm.n_iter_ == skm.n_iter_
+    assert_same_weights(fm, skm)
+
+
+# ------------------------------------------------- (b) fitted attributes --
+
+
+def _public_fitted(est):
+    return {k for k in vars(est) if k.endswith("_") and not k.startswith("_")}
+
+
+@pytest.mark.parametrize("task", TASKS + ["multioutput"])
+def test_fitted_attributes_like_sklearn(task):
+    y = np.c_[TARGETS["squared_error"], X_DENSE[:, 1]] if task == "multioutput" else TARGETS[task]
+    skm, fm = make_pair(task, hidden_layer_sizes=(5, 4), max_iter=3, random_state=0)
+    fit_quietly(skm, X_DENSE, y)
+    fit_quietly(fm, X_DENSE, y)
+    sk_attrs = _public_fitted(skm)
+    assert sk_attrs <= _public_fitted(fm)
+    # lbfgs records loss_curve_ in fastmlp (not in sklearn)
+    assert _public_fitted(fm) - sk_attrs <= {"loss_curve_"}
+    for name in sorted(sk_attrs):
+        got, want = getattr(fm, name), getattr(skm, name)
+        assert type(got) is type(want), name
+        if isinstance(want, list):
+            assert len(got) == len(want), name
+            for g, w in zip(got, want):
+                assert type(g) is type(w) and g.dtype == w.dtype and g.shape == w.shape, name
+        elif isinstance(want, np.ndarray):
+            assert got.dtype == want.dtype and got.shape == want.shape, name
+            if name == "classes_":
+                assert_array_equal(got, want)
+        elif name not in ("loss_",):
+            assert got == want, name
+    assert fm.t_ == skm.t_ == 0
+    assert fm.n_features_in_ == N_FEATURES
+    assert fm.n_layers_ == 4
+    assert not hasattr(fm, "feature_names_in_")
+    assert all(isinstance(v, float) for v in fm.loss_curve_)
+    assert fm.coefs_[0].flags.writeable
+
+
+def test_feature_names_in_like_sklearn():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X_DENSE, columns=[f"col{i}" for i in range(N_FEATURES)])
+    skm, fm = make_pair("binary", hidden_layer_sizes=(3,), max_iter=3, random_state=0)
+    fit_quietly(skm, df, TARGETS["binary"])
+    fit_quietly(fm, df, TARGETS["binary"])
+    assert_array_equal(fm.feature_names_in_, skm.feature_names_in_)
+    assert fm.feature_names_in_.dtype == skm.feature_names_in_.dtype
+    assert_array_equal(fm.predict(df), skm.predict(df))
+    renamed = df.rename(columns={"col0": "other"})
+    with pytest.raises(ValueError):
+        skm.predict(renamed)
+    with pytest.raises(ValueError):
+        fm.predict(renamed)
+
+
+@pytest.mark.parametrize("task", ["classifier", "squared_error"])
+def test_parameters_like_sklearn(task):
+    skm, fm = make_pair(task)
+    skm, fm = type(skm)(), type(fm)()
+    assert fm.get_params() == skm.get_params()
+    c = clone(type(fm)(hidden_layer_sizes=(3, 2), alpha=0.5, solver="lbfgs"))
+    assert c.get_params()["hidden_layer_sizes"] == (3, 2) and c.alpha == 0.5
+
+
+# ------------------------------------------------ (c) ConvergenceWarning --
+
+
+def _convergence_warnings(est, X, y, **kw):
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        est.fit(X, y, **kw)
+    return [str(w.message) for w in rec if issubclass(w.category, ConvergenceWarning)]
+
+
+@pytest.mark.parametrize(
+    "params",
+    [dict(max_iter=1), dict(max_iter=4), dict(max_iter=200, max_fun=5),
+     dict(max_iter=500, tol=1e-3)],
+    ids=["max_iter=1", "max_iter=4", "max_fun", "converges"],
+)
+def test_convergence_warning_like_sklearn(params):
+    y = TARGETS["binary"]
+    skm, fm = make_pair("binary", hidden_layer_sizes=(4,), activation="logistic",
+                        random_state=0, **params)
+    want = _convergence_warnings(skm, X_DENSE, y)
+    got = _convergence_warnings(fm, X_DENSE, y)
+    if "tol" in params:
+        assert want == []  # the case where sklearn converges
+    else:
+        assert len(want) == 1
+    assert got == want
+    assert fm.n_iter_ == skm.n_iter_
+
+
+# ------------------------------------------------------- (d) determinism --
+
+
+def test_two_fits_identical():
+    y = TARGETS["multiclass"]
+    X = sp.csr_matrix(X_DENSE)
+    _, a = make_pair("multiclass", hidden_layer_sizes=(8, 5), max_iter=10, random_state=7)
+    b = clone(a)
+    fit_quietly(a, X, y, sample_weight=SW)
+    fit_quietly(b, X, y, sample_weight=SW)
+    assert a.n_iter_ == b.n_iter_
+    assert a.loss_ == b.loss_
+    assert_array_equal(packed(a), packed(b))
+    # refitting the same estimator starts over
+    fit_quietly(a, X, y, sample_weight=SW)
+    assert_array_equal(packed(a), packed(b))
+
+
+@pytest.mark.parametrize("sparse", [False, True], ids=["dense", "csr"])
+@pytest.mark.parametrize("task", ["multiclass", "squared_error"])
+def test_one_and_two_threads_agree(task, sparse, monkeypatch):
+    rng = np.random.RandomState(8)
+    n = 400
+    X = rng.randn(n, 5)
+    y = rng.randint(0, 3, n) if task == "multiclass" else X[:, 0] - X[:, 1] ** 2
+    X = sp.csr_matrix(X) if sparse else X
+
+    threads = []
+    make_workspace = fastmlp._estimators.make_workspace
+
+    def spy(*args, **kw):
+        ws = make_workspace(*args, **kw)
+        threads.append(ws.n_threads)
+        return ws
+
+    monkeypatch.setattr(fastmlp._estimators, "make_workspace", spy)
+    kw = dict(hidden_layer_sizes=(20,), activation="tanh", max_iter=5, random_state=0)
+    with threadpool_limits(1, user_api="openmp"):
+        one = fit_quietly(make_pair(task, **kw)[1], X, y)
+    # two threads even where joblib counts one physical core
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    with threadpool_limits(2, user_api="openmp"):
+        two = fit_quietly(make_pair(task, **kw)[1], X, y)
+    assert threads == [1, 2]
+    # enough work per evaluation for the kernel to really start 2 threads
+    assert n * packed(two).size >= 40000
+    assert one.n_iter_ == two.n_iter_ == 5
+    assert two.loss_ == pytest.approx(one.loss_, rel=1e-10)
+    assert_same_weights(two, one, rtol=1e-10)
+
+
+# --------------------------------------------------------- (e) float32 --
+
+
+@pytest.mark.parametrize("task", ["multiclass", "squared_error"])
+def test_float32_trains_in_float32(task):
+    y = TARGETS[task]
+    kw = dict(hidden_layer_sizes=(6,), activation="tanh", max_iter=5, random_state=0)
+    _, f64 = make_pair(task, **kw)
+    _, f32 = make_pair(task, **kw)
+    fit_quietly(f64, X_DENSE, y)
+    X32 = X_DENSE.astype(np.float32)
+    fit_quietly(f32, X32, y)
+    assert all(a.dtype == np.float32 for a in f32.coefs_ + f32.intercepts_)
+    assert all(a.dtype == np.float64 for a in f64.coefs_ + f64.intercepts_)
+    assert f32.n_iter_ == f64.n_iter_
+    assert f32.loss_ == pytest.approx(f64.loss_, rel=1e-4)
+    assert_same_weights(f32, f64, rtol=1e-3)
+    if task == "multiclass":
+        p32 = f32.predict_proba(X32)
+        assert p32.dtype == np.float32
+        assert_allclose(p32, f64.predict_proba(X_DENSE), atol=1e-4)
+        assert_array_equal(f32.predict(X32), f64.predict(X_DENSE))
+    else:
+        p32 = f32.predict(X32)
+        assert p32.dtype == np.float32
+        assert_allclose(p32, f64.predict(X_DENSE), rtol=1e-3, atol=1e-3)
+    # float64 data through a float32 model is computed in float64
+    assert (f32.predict_proba(X_DENSE) if task == "multiclass"
+            else f32.predict(X_DENSE)).dtype == np.float64
+
+
+# ------------------------------------------------------- (f) bad input --
+
+
+def _raised(fn):
+    try:
+        fn()
+    except Exception as e:  # noqa: BLE001
+        return e
+    return None
+
+
+def assert_same_error(call):
+    """call(module) on sklearn and fastmlp: both raise, the same exception type."""
+    want = _raised(lambda: call(sk))
+    assert want is not None, "sklearn does not raise here"
+    got = _raised(lambda: call(fastmlp))
+    assert got is not None, f"fastmlp does not raise; sklearn raises {want!r}"
+    assert type(got) is type(want), (got, want)
+    return got
+
+
+def _fit(module, X=X_DENSE, y=TARGETS["multiclass"], cls="MLPClassifier", **kw):
+    params = dict(solver="lbfgs", max_iter=3, random_state=0)
+    params.update(kw.pop("params", {}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return getattr(module, cls)(**params).fit(X, y, **kw)
+
+
+_X_NAN = X_DENSE.copy()
+_X_NAN[3, 2] = np.nan
+_X_INF = X_DENSE.copy()
+_X_INF[5, 1] = np.inf
+
+BAD_FIT = {
+    "nan in X": dict(X=_X_NAN),
+    "inf in X": dict(X=_X_INF),
+    "-inf in X": dict(X=-_X_INF),
+    "nan in X regressor": dict(X=_X_NAN, y=TARGETS["squared_error"], cls="MLPRegressor"),
+    "nan in sparse X": dict(X=sp.csr_matrix(_X_NAN)),
+    "nan in y regressor": dict(y=np.r_[np.nan, TARGETS["squared_error"][1:]], cls="MLPRegressor"),
+    "empty X": dict(X=np.empty((0, N_FEATURES)), y=np.empty(0)),
+    "empty X regressor": dict(X=np.empty((0, N_FEATURES)), y=np.empty(0), cls="MLPRegressor"),
+    "no features": dict(X=np.empty((N, 0))),
+    "1-D X": dict(X=X_DENSE[:, 0]),
+    "3-D X": dict(X=X_DENSE[:, :, None]),
+    "complex X": dict(X=X_DENSE + 1j),
+    "string X": dict(X=np.full((N, N_FEATURES), "a", dtype=object)),
+    "y length": dict(y=TARGETS["multiclass"][:-1]),
+    "continuous y classifier": dict(y=TARGETS["squared_error"]),
+    "mixed str/int labels": dict(
+        X=X_DENSE[:4], y=np.array(["a", 1, "b", 2], dtype=object)),
+    # (with a '<U1' array sklearn fails later, inside NumPy, with a TypeError;
+    # fastmlp's ValueError up front is kept: not tested)
+    "string y regressor": dict(y=np.array(["a", "b"] * (N // 2), dtype=object),
+                               cls="MLPRegressor"),
+    "sample_weight length": dict(sample_weight=np.ones(N - 1)),
+    "sample_weight 2-D": dict(sample_weight=np.ones((N, 1))),
+    "nan sample_weight": dict(sample_weight=np.r_[np.nan, np.ones(N - 1)]),
+    "all-zero sample_weight": dict(sample_weight=np.zeros(N)),
+    "hidden_layer_sizes=0": dict(params=dict(hidden_layer_sizes=0)),
+    "hidden_layer_sizes=-1": dict(params=dict(hidden_layer_sizes=-1)),
+    "hidden_layer_sizes=(3, 0)": dict(params=dict(hidden_layer_sizes=(3, 0))),
+    "hidden_layer_sizes=(4, -2)": dict(params=dict(hidden_layer_sizes=(4, -2))),
+    "hidden_layer_sizes=1.5": dict(params=dict(hidden_layer_sizes=1.5)),
+    "activation=foo": dict(params=dict(activation="foo")),
+    "activation=softmax": dict(params=dict(activation="softmax")),
+    "solver=foo": dict(params=dict(solver="foo")),
+    "alpha=-1": dict(params=dict(alpha=-1)),
+    "alpha=str": dict(params=dict(alpha="0.1")),
+    "max_iter=0": dict(params=dict(max_iter=0)),
+    "max_iter=2.5": dict(params=dict(max_iter=2.5)),
+    "tol=-1": dict(params=dict(tol=-1.0)),
+    "max_fun=0": dict(params=dict(max_fun=0)),
+    "loss=foo regressor": dict(params=dict(loss="foo"), y=TARGETS["squared_error"],
+                               cls="MLPRegressor"),
+    "loss=log_loss regressor": dict(params=dict(loss="log_loss"),
+                                    y=TARGETS["squared_error"], cls="MLPRegressor"),
+    "random_state=str": dict(params=dict(random_state="x")),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_FIT))
+def test_bad_fit_input_like_sklearn(case):
+    assert_same_error(lambda m: _fit(m, **BAD_FIT[case]))
+
+
+BAD_PREDICT = {
+    "nan": lambda est: est.predict(_X_NAN),
+    "inf": lambda est: est.predict(_X_INF),
+    "nan proba": lambda est: est.predict_proba(_X_NAN),
+    "too few features": lambda est: est.predict(X_DENSE[:, :-1]),
+    "too many features": lambda est: est.predict(np.c_[X_DENSE, X_DENSE[:, 0]]),
+    "too few features proba": lambda est: est.predict_proba(X_DENSE[:, :-1]),
+    "too few features sparse": lambda est: est.predict(sp.csr_matrix(X_DENSE[:, :-1])),
+    "too few features score": lambda est: est.score(X_DENSE[:, :-1], TARGETS["multiclass"]),
+    "empty": lambda est: est.predict(np.empty((0, N_FEATURES))),
+    "1-D": lambda est: est.predict(X_DENSE[0]),
+    "complex": lambda est: est.predict(X_DENSE + 1j),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_PREDICT))
+def test_bad_predict_input_like_sklearn(case):
+    fitted = {sk: _fit(sk), fastmlp: _fit(fastmlp)}
+    assert_same_error(lambda m: BAD_PREDICT[case](fitted[m]))
+
+
+@pytest.mark.parametrize(
+    "method", ["predict", "predict_proba", "predict_log_proba", "score", "regressor"]
+)
+def test_unfitted_raises_not_fitted(method):
+    if method == "regressor":
+        call = lambda m: m.MLPRegressor().predict(X_DENSE)  # noqa: E731
+    elif method == "score":
+        call = lambda m: m.MLPClassifier().score(X_DENSE, TARGETS["binary"])  # noqa: E731
+    else:
+        call = lambda m: getattr(m.MLPClassifier(), method)(X_DENSE)  # noqa: E731
+    err = assert_same_error(call)
+    assert isinstance(err, NotFittedError)
+
+
+def _assert_same_model_outputs(skm, fm, X):
+    """Two models fitted the same way (weights agreeing to ~1e-6)."""
+    if hasattr(skm, "predict_proba"):
+        assert_array_equal(fm.predict(X), skm.predict(X))
+        assert_allclose(fm.predict_proba(X), skm.predict_proba(X), rtol=1e-6, atol=1e-9)
+    else:
+        assert_allclose(fm.predict(X), skm.predict(X), rtol=1e-6, atol=1e-9)
+
+
+def test_single_class_like_sklearn():
+    y = np.full(N, 7)
+    skm, fm = make_pair("binary", hidden_layer_sizes=(3,), max_iter=5, random_state=0)
+    fit_quietly(skm, X_DENSE, y)
+    fit_quietly(fm, X_DENSE, y)
+    assert_array_equal(fm.classes_, skm.classes_)
+    assert fm.out_activation_ == skm.out_activation_
+    assert_same_weights(fm, skm)
+    _assert_same_model_outputs(skm, fm, X_DENSE)
+
+
+@pytest.mark.parametrize(
+    "labels",
+    [
+        np.array(["cat", "dog", "fish"])[TARGETS["multiclass"]],
+        np.array(["no", "yes"])[TARGETS["binary"]],
+        np.array(["b", "a", "c"], dtype=object)[TARGETS["multiclass"]],
+        list(np.array(["x", "7", "y"])[TARGETS["multiclass"]]),
+        # a list mixing str and int: numpy makes it all str, in both
+        [("a" if v == 0 else int(v)) for v in TARGETS["multiclass"]],
+        TARGETS["multiclass"] * 2.0 - 1,  # integer-valued float labels
+        TARGETS["binary"].astype(bool),
+    ],
+    ids=["str", "str binary", "object str", "list str", "list mixed", "float", "bool"],
+)
+def test_labels_like_sklearn(labels):
+    skm, fm = make_pair("classifier", hidden_layer_sizes=(5,), max_iter=5, random_state=0)
+    fit_quietly(skm, X_DENSE, labels)
+    fit_quietly(fm, X_DENSE, labels)
+    assert_array_equal(fm.classes_, skm.classes_)
+    assert fm.classes_.dtype == skm.classes_.dtype
+    assert_same_weights(fm, skm)
+    pred = fm.predict(X_DENSE)
+    assert pred.dtype == skm.predict(X_DENSE).dtype
+    _assert_same_model_outputs(skm, fm, X_DENSE)
+    assert fm.score(X_DENSE, labels) == skm.score(X_DENSE, labels)
+
+
+def _variants():
+    wide = np.zeros((N, 2 * N_FEATURES))
+    wide[:, ::2] = X_DENSE
+    rows = np.zeros((2 * N, N_FEATURES))
+    rows[::2] = X_DENSE
+    Xi = np.round(X_DENSE * 3).astype(np.int64)
+    return {
+        "C": X_DENSE,
+        "non-contiguous columns": wide[:, ::2],
+        "non-contiguous rows": rows[::2],
+        "Fortran": np.asfortranarray(X_DENSE),
+        "list": X_DENSE.tolist(),
+        "int64": Xi,
+        "int32": Xi.astype(np.int32),
+        "float32": X_DENSE.astype(np.float32),
+        "csr": sp.csr_matrix(X_DENSE),
+        "csc": sp.csc_matrix(X_DENSE),
+        "coo": sp.coo_matrix(X_DENSE),
+        "csr int64 indices": _csr64(X_DENSE),
+        "csr unsorted indices": _csr_unsorted(X_DENSE),
+    }
+
+
+def _csr64(X):
+    m = sp.csr_matrix(X)
+    m.indices = m.indices.astype(np.int64)
+    m.indptr = m.indptr.astype(np.int64)
+    return m
+
+
+def _csr_unsorted(X):
+    m = sp.csr_matrix(X)
+    for a, b in zip(m.indptr[:-1], m.indptr[1:]):
+        m.indices[a:b] = m.indices[a:b][::-1].copy()
+        m.data[a:b] = m.data[a:b][::-1].copy()
+    m.has_sorted_indices = False
+    assert not m.has_sorted_indices
+    return m
+
+
+_VARIANTS = _variants()
+
+
+@pytest.mark.parametrize("variant", list(_VARIANTS))
+@pytest.mark.parametrize("task", ["multiclass", "squared_error"])
+def test_input_variants_like_sklearn(task, variant):
+    X = _VARIANTS[variant]
+    y = TARGETS[task]
+    skm, fm = make_pair(task, hidden_layer_sizes=(5,), activation="tanh", max_iter=5,
+                        random_state=0)
+    fit_quietly(skm, X, y)
+    fit_quietly(fm, X, y)
+    assert fm.n_iter_ == skm.n_iter_
+    if variant == "float32":
+        # both train in float32; sklearn hands back float64 coefficients
+        assert fm.coefs_[0].dtype == np.float32
+        assert_same_weights(fm, skm, rtol=1e-3)
+        tol = dict(rtol=1e-3, atol=1e-4)
+    else:
+        assert_same_weights(fm, skm)
+        tol = dict(rtol=1e-6, atol=1e-9)
+    # predictions on the variant itself, on a C-ordered float64 copy and on
+    # float32 data (the output dtype follows sklearn's too)
+    for Xp in (X, _VARIANTS["C"], _VARIANTS["float32"]):
+        if task == "multiclass":
+            assert_array_equal(fm.predict(Xp), skm.predict(Xp))
+            got, want = fm.predict_proba(Xp), skm.predict_proba(Xp)
+        else:
+            got, want = fm.predict(Xp), skm.predict(Xp)
+        if variant != "float32":
+            assert got.dtype == want.dtype
+        assert_allclose(got, want, **tol)
+
+
+@pytest.mark.parametrize(
+    "task, params, fit_params",
+    [
+        ("multiclass", dict(hidden_layer_sizes=()), {}),  # no hidden layer
+        ("multiclass", dict(hidden_layer_sizes=[5, 3]), {}),
+        ("multiclass", dict(hidden_layer_sizes=np.array([4])), {}),
+        ("multiclass", dict(hidden_layer_sizes=4, alpha=0.0), {}),
+        ("multiclass", {}, dict(sample_weight=list(SW))),
+        ("multiclass", {}, dict(sample_weight=2)),
+        ("multiclass", {}, dict(sample_weight=np.arange(N) % 3)),  # int, some zero
+        ("binary", {}, dict(y=np.where(TARGETS["binary"] > 0, 5, -3))),
+        ("squared_error", {}, dict(y=np.round(TARGETS["squared_error"]).astype(int))),
+        ("squared_error", {}, dict(y=TARGETS["squared_error"].astype(np.float32))),
+        ("squared_error", dict(hidden_layer_sizes=(3,)), dict(y=TARGETS["squared_error"][:, None])),
+        ("poisson", {}, dict(y=np.zeros(N))),
+        ("multiclass", dict(max_fun=3), {}),
+        ("squared_error", {}, dict(X=X_DENSE[:1], y=[1.0])),  # one sample
+    ],
+)
+@pytest.mark.filterwarnings("ignore::sklearn.exceptions.DataConversionWarning")
+def test_more_input_forms_like_sklearn(task, params, fit_params):
+    fit_params = dict(fit_params)
+    X = fit_params.pop("X", X_DENSE)
+    y = fit_params.pop("y", TARGETS[task])
+    skm, fm = make_pair(task, max_iter=5, random_state=0, **params)
+    fit_quietly(skm, X, y, **fit_params)
+    fit_quietly(fm, X, y, **fit_params)
+    assert fm.n_iter_ == skm.n_iter_
+    assert fm.n_layers_ == skm.n_layers_
+    assert_same_weights(fm, skm)
+    assert fm.loss_ == pytest.approx(skm.loss_, rel=1e-8)
+    _assert_same_model_outputs(skm, fm, X_DENSE)
+
+
+def test_y_column_vector_warns_like_sklearn():
+    from sklearn.exceptions import DataConversionWarning
+
+    y = TARGETS["multiclass"][:, None]
+    skm, fm = make_pair("multiclass", hidden_layer_sizes=(3,), max_iter=2, random_state=0)
+    with pytest.warns(DataConversionWarning):
+        fit_quietly(skm, X_DENSE, y)
+    with pytest.warns(DataConversionWarning):
+        fit_quietly(fm, X_DENSE, y)
+    assert_same_weights(fm, skm)
