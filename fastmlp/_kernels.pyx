@@ -46,10 +46,11 @@ cdef extern from "_fastmath.h" nogil:
 cdef extern from "_omp_compat.h":
     int omp_get_thread_num() noexcept nogil
     int omp_get_max_threads() noexcept nogil
+    int omp_get_num_threads() noexcept nogil
     int FASTMLP_OPENMP
 
 cdef enum:
-    MAX_LAYERS = 64   # layers including input and output; checked in Layout
+    MAX_LAYERS = 256  # layers including input and output; checked in Layout
 
 ctypedef Py_ssize_t intp
 
@@ -441,7 +442,8 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
     so a given thread count gives bit-identical results run to run.
     """
     cdef int nt = threads_for(net, d.n, n_threads)
-    cdef int t, tt
+    cdef int t, tt, team
+    cdef int team_size[1]
     cdef intp lo, hi, r0, m, p, P = net.n_params, chunk
     cdef floating* my_acc
     cdef floating* my_work
@@ -463,18 +465,24 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
             r0 += m
     else:
         with parallel(num_threads=nt):
+            # the team may be smaller than asked (OMP_THREAD_LIMIT, nesting,
+            # OMP_DYNAMIC): split the rows over the threads that really run
             t = omp_get_thread_num()
+            team = omp_get_num_threads()
+            if t == 0:
+                team_size[0] = team
             my_work = work + t * net.work_size
             my_acc = grad if t == 0 else gacc + (t - 1) * P
             memset(my_acc, 0, P * sizeof(floating))
             lacc[t] = 0
-            lo = (d.n * t) // nt
-            hi = (d.n * (t + 1)) // nt
+            lo = (d.n * t) // team
+            hi = (d.n * (t + 1)) // team
             r0 = lo
             while r0 < hi:
                 m = chunk if hi - r0 > chunk else hi - r0
                 lacc[t] += chunk_loss_grad(net, d, params, my_work, my_acc, r0, m)
                 r0 = r0 + m
+        nt = team_size[0]
         # fixed-order reduction of the thread accumulators
         for tt in range(1, nt):
             my_acc = gacc + (tt - 1) * P
@@ -494,7 +502,7 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
 cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* params,
                        floating* work, floating* out, int n_threads) noexcept nogil:
     cdef int nt = threads_for(net, d.n, n_threads)
-    cdef int t
+    cdef int t, team
     cdef intp lo, hi, r0, m, chunk
     chunk = (d.n + nt - 1) // nt
     if chunk > net.chunk:
@@ -510,8 +518,9 @@ cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* pa
     else:
         with parallel(num_threads=nt):
             t = omp_get_thread_num()
-            lo = (d.n * t) // nt
-            hi = (d.n * (t + 1)) // nt
+            team = omp_get_num_threads()
+            lo = (d.n * t) // team
+            hi = (d.n * (t + 1)) // team
             r0 = lo
             while r0 < hi:
                 m = chunk if hi - r0 > chunk else hi - r0
@@ -708,6 +717,9 @@ cdef class Dataset:
         checked against the layout."""
         cdef cnp.ndarray a
         d[0] = self.base
+        if self.Y is not None and self.Y.shape[1] != lay.spec.units[lay.spec.n_layers - 1]:
+            raise ValueError(f"Y has {self.Y.shape[1]} columns, the network has "
+                             f"{lay.spec.units[lay.spec.n_layers - 1]} outputs")
         if self.n_features != lay.spec.units[0]:
             raise ValueError(f"X has {self.n_features} features, the network expects "
                              f"{lay.spec.units[0]}")

@@ -511,21 +511,7 @@ def _csc(X):
 _BAD = _bad_input_cases()
 
 
-# Known kernel bug: Workspace.loss_grad never checks Y.shape[1] against the
-# network's outputs; a narrower Y is read out of bounds. Remove the marks when
-# _kernels.pyx checks it.
-# The narrower case is not run: today it reads past the end of Y.
-_KNOWN_BUGS = {
-    "Y wider than the network's outputs": pytest.mark.xfail(
-        strict=True, reason="kernel does not check Y's column count"),
-    "Y narrower than the network's outputs": pytest.mark.xfail(
-        run=False, reason="kernel does not check Y's column count (out-of-bounds read)"),
-}
-
-
-@pytest.mark.parametrize(
-    "case", [pytest.param(c, marks=_KNOWN_BUGS[c]) if c in _KNOWN_BUGS else c for c in _BAD]
-)
+@pytest.mark.parametrize("case", list(_BAD))
 def test_bad_input_raises_value_error(case):
     with pytest.raises(ValueError):
         _BAD[case]()
@@ -564,18 +550,15 @@ np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-10, atol=1e-12)
 """
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="kernel splits rows over the threads it asked for, not the threads the "
-    "OpenMP runtime gives (OMP_THREAD_LIMIT, OMP_DYNAMIC, nested regions): rows are "
-    "skipped and unset accumulators are summed",
-)
 def test_fewer_openmp_threads_than_requested():
     import os
     import subprocess
 
+    import fastmlp
+
+    # the subprocess imports the same fastmlp as this run (installed or in place)
     env = dict(os.environ, OMP_THREAD_LIMIT="1")
-    root = str(pathlib.Path(__file__).resolve().parent.parent)
+    root = str(pathlib.Path(fastmlp.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = root + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run(
         [sys.executable, "-c", _THREAD_LIMIT_SCRIPT], env=env, cwd=root,
