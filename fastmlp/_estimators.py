@@ -10,12 +10,22 @@ from numbers import Integral, Real
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.base import BaseEstimator, ClassifierMixin, RegressorMixin, is_classifier
+from sklearn.base import (
+    BaseEstimator,
+    ClassifierMixin,
+    RegressorMixin,
+    _fit_context,
+    is_classifier,
+)
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import type_of_target, unique_labels
+from sklearn.utils.multiclass import (
+    _check_partial_fit_first_call,
+    type_of_target,
+    unique_labels,
+)
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastmlp import _kernels
@@ -27,6 +37,7 @@ from fastmlp._network import (
     unpack,
 )
 from fastmlp._solvers import fit_lbfgs
+from fastmlp._stochastic import fit_stochastic
 from fastmlp._threads import blas_single_thread
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
@@ -220,9 +231,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         self.coefs_, self.intercepts_ = unpack(result.x.astype(dtype), layout)
 
     def _fit_stochastic(self, X, Xk, Y, sample_weight, layer_units, incremental):
-        raise NotImplementedError(
-            f"solver={self.solver!r} is not available yet in fastmlp; use solver='lbfgs'."
-        )
+        fit_stochastic(self, X, Xk, Y, sample_weight, layer_units, incremental)
 
     # ----------------------------------------------------------- predict --
 
@@ -394,6 +403,36 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
         return self._score_with_function(X, y, sample_weight, accuracy_score)
 
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None, classes=None):
+        """Update the model with a single iteration over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,)
+            The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+        classes : array of shape (n_classes,), default=None
+            Classes across all calls to partial_fit; required on the first
+            call, optional afterwards.
+
+        Returns
+        -------
+        self : object
+            Trained MLP model.
+        """
+        if _check_partial_fit_first_call(self, classes):
+            self._label_binarizer = LabelBinarizer()
+            if type_of_target(y).startswith("multilabel"):
+                self._label_binarizer.fit(y)
+            else:
+                self._label_binarizer.fit(classes)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
     def predict_log_proba(self, X):
         """Return the log of probability estimates, shape (n_samples, n_classes)."""
         y_prob = self.predict_proba(X)
@@ -500,6 +539,31 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         if y_pred.shape[1] == 1:
             return y_pred.ravel()
         return y_pred
+
+    # sklearn 1.9 guards this with `available_if(lambda est: est._check_solver)`
+    # (the method, never called, is always truthy), so its lbfgs regressor
+    # exposes a partial_fit that silently runs a whole L-BFGS fit; here lbfgs
+    # hides it (AttributeError), as the classifier does in both libraries.
+    @available_if(lambda est: est._check_solver())
+    @_fit_context(prefer_skip_nested_validation=True)
+    def partial_fit(self, X, y, sample_weight=None):
+        """Update the model with a single iteration over the given data.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : ndarray of shape (n_samples,)
+            The target values.
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            Trained MLP model.
+        """
+        return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def _score(self, X, y, sample_weight=None):
         from sklearn.metrics import r2_score

@@ -1,2 +1,273 @@
 # Included at the end of _kernels.pyx: whole sgd/adam epochs in compiled code,
 # built on loss_grad_impl (same module, so every cdef function is visible).
+#
+# One call of EpochRunner.run is one epoch: for every minibatch of the given
+# row order, the batch's weight sum, loss_grad_impl over the batch's rows (dense
+# rows are gathered chunk by chunk into the layout's gather buffer, CSR rows are
+# read in place) and an in-place sgd or adam update of the packed parameters.
+# Nothing is allocated per minibatch; the GIL is taken only now and then to let
+# Ctrl-C through (the parameters are always left after a complete update).
+#
+# The updates follow sklearn's optimizers (_stochastic_optimizers.py)
+# operation by operation, including numpy's promotion rules for float32
+# parameters (Python-float hyper-parameters act in float32; adam's np.float64
+# step size turns its update into float64, added to the float32 parameter in
+# float64 and rounded back), so an update is bit-identical to sklearn's given
+# the same gradient.
+
+from cpython.exc cimport PyErr_CheckSignals
+from libc.math cimport sqrt, sqrtf, pow
+
+cdef enum:
+    SOLVER_SGD = 0
+    SOLVER_ADAM = 1
+
+# below this many parameters the update runs on one thread
+cdef intp PARALLEL_UPDATE_MIN = 1 << 16
+# rows x parameters between two looks at pending signals (a few milliseconds)
+cdef double SIGNAL_CHECK_WORK = 2e7
+
+
+cdef struct OptSpec:
+    int solver
+    bint nesterov
+    double learning_rate    # sgd: the current rate (changed between epochs)
+    double momentum
+    double learning_rate_init
+    double beta_1
+    double beta_2
+    double epsilon
+    long long t             # adam: updates done so far
+
+
+cdef void sgd_step(floating* p, const floating* g, floating* vel, intp lo, intp hi,
+                   floating lr, floating mom, bint nesterov) noexcept nogil:
+    """sklearn: v = momentum * v - lr * g; p += momentum * v - lr * g (nesterov)
+    or p += v."""
+    cdef intp i
+    cdef floating v
+    if nesterov:
+        for i in range(lo, hi):
+            v = mom * vel[i] - lr * g[i]
+            vel[i] = v
+            p[i] = p[i] + (mom * v - lr * g[i])
+    else:
+        for i in range(lo, hi):
+            v = mom * vel[i] - lr * g[i]
+            vel[i] = v
+            p[i] = p[i] + v
+
+
+cdef void adam_step(floating* p, const floating* g, floating* ms, floating* vs,
+                    intp lo, intp hi, double lr_t, floating b1, floating c1,
+                    floating b2, floating c2, floating eps) noexcept nogil:
+    """sklearn: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g**2;
+    p += -lr_t * m / (sqrt(v) + eps)."""
+    cdef intp i
+    cdef floating gi, mi, vi
+    cdef double neg_lr = -lr_t
+    for i in range(lo, hi):
+        gi = g[i]
+        mi = b1 * ms[i] + c1 * gi
+        vi = b2 * vs[i] + c2 * (gi * gi)
+        ms[i] = mi
+        vs[i] = vi
+        if floating is double:
+            p[i] = p[i] + neg_lr * mi / (sqrt(vi) + eps)
+        else:
+            # np.float64 step size: the update is float64, p + update rounds to float32
+            p[i] = <float> (<double> p[i] + neg_lr * <double> mi / <double> (sqrtf(vi) + eps))
+
+
+cdef void update_range(const OptSpec* opt, floating* p, const floating* g, floating* s1,
+                       floating* s2, intp lo, intp hi, double lr_t) noexcept nogil:
+    if opt.solver == SOLVER_SGD:
+        sgd_step(p, g, s1, lo, hi, <floating> opt.learning_rate, <floating> opt.momentum,
+                 opt.nesterov)
+    else:
+        adam_step(p, g, s1, s2, lo, hi, lr_t, <floating> opt.beta_1,
+                  <floating> (1 - opt.beta_1), <floating> opt.beta_2,
+                  <floating> (1 - opt.beta_2), <floating> opt.epsilon)
+
+
+cdef void update_params(OptSpec* opt, floating* p, const floating* g, floating* s1,
+                        floating* s2, intp P, int n_threads) noexcept nogil:
+    """One optimizer step over the packed vector (element-wise, so the thread
+    split does not change any value)."""
+    cdef double lr_t = 0
+    cdef int nt = n_threads, t
+    if opt.solver == SOLVER_ADAM:
+        opt.t += 1
+        # sklearn: learning_rate_init * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+        lr_t = (opt.learning_rate_init * sqrt(1 - pow(opt.beta_2, <double> opt.t))
+                / (1 - pow(opt.beta_1, <double> opt.t)))
+    if P < PARALLEL_UPDATE_MIN or nt < 2:
+        update_range(opt, p, g, s1, s2, 0, P, lr_t)
+    else:
+        with parallel(num_threads=nt):
+            t = omp_get_thread_num()
+            update_range(opt, p, g, s1, s2, (P * t) // nt, (P * (t + 1)) // nt, lr_t)
+
+
+cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* params,
+                    floating* grad, floating* s1, floating* s2, floating* work,
+                    floating* gacc, double* lacc, int n_threads, double alpha,
+                    intp n_rows, intp batch_size, double* loss_sum) except -1 nogil:
+    """Minibatches rows [0, n_rows) of d (through d.idx when set) in order,
+    batch_size rows each (the last one shorter), as sklearn's gen_batches."""
+    cdef intp start = 0, bs, r, P = net.n_params
+    cdef const floating* SW = <const floating*> d.sw
+    cdef double sw_sum, loss, work_since_check = 0
+    while start < n_rows:
+        bs = batch_size if n_rows - start > batch_size else n_rows - start
+        d.start = start
+        d.n = bs
+        if SW == NULL:
+            sw_sum = <double> bs
+        else:
+            sw_sum = 0
+            for r in range(bs):
+                sw_sum += SW[row_of(d, r)]
+        loss = loss_grad_impl(net, d, params, grad, work, gacc, lacc, n_threads,
+                              alpha, sw_sum)
+        loss_sum[0] += loss * <double> bs
+        update_params(opt, params, grad, s1, s2, P, n_threads)
+        start += bs
+        work_since_check += <double> bs * <double> P
+        if work_since_check >= SIGNAL_CHECK_WORK and start < n_rows:
+            work_since_check = 0
+            with gil:
+                PyErr_CheckSignals()
+    return 0
+
+
+cdef class EpochRunner:
+    """Runs epochs of sgd or adam over a Dataset, updating `params` in place.
+
+    ws: a Workspace with gradient accumulators (its layout built with
+    gather=True when dense rows are taken through an index array); params,
+    grad: contiguous (n_params,) arrays of the model's dtype; state1/state2:
+    the optimizer's buffers of the same shape (sgd: velocities, None; adam:
+    first and second moments), updated in place. The runner holds references
+    to all of them; `t` (adam's step count) and `learning_rate` (sgd's
+    current rate) are read and set from Python between epochs.
+    """
+    cdef readonly Workspace ws
+    cdef readonly Dataset data
+    cdef readonly object params, grad, state1, state2
+    cdef OptSpec opt
+    cdef readonly double alpha
+
+    def __init__(self, Workspace ws, Dataset data, params, grad, state1, state2,
+                 str solver, double alpha, double learning_rate, double momentum=0.9,
+                 bint nesterov=True, double beta_1=0.9, double beta_2=0.999,
+                 double epsilon=1e-8, long long t=0):
+        cdef intp P = ws.layout.spec.n_params
+        if ws.gacc.shape[0] != ws.n_threads - 1:
+            raise ValueError("this workspace was made for forward passes only")
+        if data.dtype != ws.dtype:
+            raise ValueError("data and workspace dtypes differ")
+        if data.Y is None:
+            raise ValueError("training needs Y")
+        if data.n_features != ws.layout.spec.units[0]:
+            raise ValueError(f"X has {data.n_features} features, the network expects "
+                             f"{ws.layout.spec.units[0]}")
+        check_vec(params, P, ws.dtype, "params")
+        if not params.flags.writeable:
+            raise ValueError("params must be writeable")
+        check_vec(grad, P, ws.dtype, "grad")
+        check_vec(state1, P, ws.dtype, "state1")
+        if solver == "sgd":
+            self.opt.solver = SOLVER_SGD
+        elif solver == "adam":
+            self.opt.solver = SOLVER_ADAM
+            check_vec(state2, P, ws.dtype, "state2")
+        else:
+            raise ValueError(f"unknown stochastic solver {solver!r}")
+        if t < 0:
+            raise ValueError("t must be >= 0")
+        self.ws = ws
+        self.data = data
+        self.params = params
+        self.grad = grad
+        self.state1 = state1
+        self.state2 = state2
+        self.alpha = alpha
+        self.opt.nesterov = nesterov
+        self.opt.learning_rate = learning_rate
+        self.opt.learning_rate_init = learning_rate
+        self.opt.momentum = momentum
+        self.opt.beta_1 = beta_1
+        self.opt.beta_2 = beta_2
+        self.opt.epsilon = epsilon
+        self.opt.t = t
+
+    @property
+    def t(self):
+        return self.opt.t
+
+    @t.setter
+    def t(self, long long value):
+        if value < 0:
+            raise ValueError("t must be >= 0")
+        self.opt.t = value
+
+    @property
+    def learning_rate(self):
+        return self.opt.learning_rate
+
+    @learning_rate.setter
+    def learning_rate(self, double value):
+        self.opt.learning_rate = value
+
+    def run(self, idx, Py_ssize_t n_rows, Py_ssize_t batch_size):
+        """One epoch over rows idx[0:n_rows] (rows 0..n_rows-1 of X when idx is
+        None) in minibatches of batch_size; returns the sum over minibatches of
+        loss * rows, sklearn's accumulated_loss. A pending KeyboardInterrupt is
+        raised between two minibatches."""
+        cdef DataSpec d
+        cdef double loss_sum = 0
+        if batch_size < 1:
+            raise ValueError("batch_size must be >= 1")
+        if n_rows < 1:
+            raise ValueError("no rows")
+        self.data.select(&d, self.ws.layout, idx, 0, n_rows)
+        if self.ws.dtype == np.float64:
+            self._run64(&d, n_rows, batch_size, &loss_sum)
+        else:
+            self._run32(&d, n_rows, batch_size, &loss_sum)
+        return loss_sum
+
+    cdef int _run64(self, DataSpec* d, intp n_rows, intp batch_size,
+                    double* loss_sum) except -1:
+        cdef double* p = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.params)
+        cdef double* g = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.grad)
+        cdef double* s1 = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.state1)
+        cdef double* s2 = NULL
+        cdef double* work = <double*> cnp.PyArray_DATA(self.ws.work)
+        cdef double* gacc = <double*> cnp.PyArray_DATA(self.ws.gacc)
+        cdef double* lacc = <double*> cnp.PyArray_DATA(self.ws.lacc)
+        cdef int nt = self.ws.n_threads
+        if self.opt.solver == SOLVER_ADAM:
+            s2 = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.state2)
+        with nogil:
+            epoch_impl(&self.ws.layout.spec, d, &self.opt, p, g, s1, s2, work, gacc,
+                       lacc, nt, self.alpha, n_rows, batch_size, loss_sum)
+        return 0
+
+    cdef int _run32(self, DataSpec* d, intp n_rows, intp batch_size,
+                    double* loss_sum) except -1:
+        cdef float* p = <float*> cnp.PyArray_DATA(<cnp.ndarray> self.params)
+        cdef float* g = <float*> cnp.PyArray_DATA(<cnp.ndarray> self.grad)
+        cdef float* s1 = <float*> cnp.PyArray_DATA(<cnp.ndarray> self.state1)
+        cdef float* s2 = NULL
+        cdef float* work = <float*> cnp.PyArray_DATA(self.ws.work)
+        cdef float* gacc = <float*> cnp.PyArray_DATA(self.ws.gacc)
+        cdef double* lacc = <double*> cnp.PyArray_DATA(self.ws.lacc)
+        cdef int nt = self.ws.n_threads
+        if self.opt.solver == SOLVER_ADAM:
+            s2 = <float*> cnp.PyArray_DATA(<cnp.ndarray> self.state2)
+        with nogil:
+            epoch_impl(&self.ws.layout.spec, d, &self.opt, p, g, s1, s2, work, gacc,
+                       lacc, nt, self.alpha, n_rows, batch_size, loss_sum)
+        return 0

@@ -1,0 +1,300 @@
+"""Python driver of the stochastic solvers (sgd, adam): once per epoch.
+
+It follows sklearn 1.9's ``BaseMultilayerPerceptron._fit_stochastic`` step by
+step: the same draws from the estimator's RandomState in the same order (the
+early-stopping split by ``train_test_split``, then one ``sklearn.utils.shuffle``
+of the running row order per epoch), the same stopping rules, verbose lines
+and warnings. An epoch itself (minibatch gathering, loss and gradient, the
+optimizer's update) is one call into the compiled ``EpochRunner``.
+
+The optimizer's state lives in ``est._optimizer``, a plain picklable object
+with sklearn's attribute names for what the tests and users look at
+(``learning_rate``, ``t``) and packed numpy buffers for the moments or
+velocities, so it survives between ``partial_fit`` calls and pickling.
+"""
+
+import warnings
+
+import numpy as np
+from sklearn import config_context
+from sklearn.base import is_classifier
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.model_selection import train_test_split
+from sklearn.utils import _safe_indexing
+
+from fastmlp import _kernels
+from fastmlp._network import chunk_rows, make_layout, pack, unpack
+from fastmlp._threads import effective_n_threads
+
+
+class StochasticOptimizerState:
+    """State of sklearn's SGDOptimizer / AdamOptimizer over the packed vector.
+
+    Hyper-parameters are frozen at creation, as sklearn's optimizer object
+    freezes them: a ``partial_fit`` after ``set_params`` keeps using them.
+    """
+
+    def __init__(self, est, n_params, dtype):
+        self.solver = est.solver
+        self.learning_rate_init = est.learning_rate_init
+        self.learning_rate = float(est.learning_rate_init)
+        if self.solver == "sgd":
+            self.lr_schedule = est.learning_rate
+            self.momentum = est.momentum
+            self.nesterov = est.nesterovs_momentum
+            self.power_t = est.power_t
+            self.velocities = np.zeros(n_params, dtype=dtype)
+        else:
+            self.beta_1 = est.beta_1
+            self.beta_2 = est.beta_2
+            self.epsilon = est.epsilon
+            self.t = 0
+            self.ms = np.zeros(n_params, dtype=dtype)
+            self.vs = np.zeros(n_params, dtype=dtype)
+
+    def buffers(self, n_params, dtype):
+        """The packed state buffers in the model's dtype (converted in place of
+        the old ones if a later call trains in another dtype)."""
+        names = ("velocities",) if self.solver == "sgd" else ("ms", "vs")
+        out = []
+        for name in names:
+            buf = getattr(self, name)
+            if buf.shape != (n_params,):
+                raise ValueError(
+                    "The optimizer state does not match the network; fit the model "
+                    "again instead of continuing it."
+                )
+            if buf.dtype != dtype or not buf.flags.c_contiguous or not buf.flags.writeable:
+                buf = np.ascontiguousarray(buf, dtype=dtype).copy()
+                setattr(self, name, buf)
+            out.append(buf)
+        return out + [None] * (2 - len(out))
+
+    def make_runner(self, ws, data, params, grad, alpha):
+        s1, s2 = self.buffers(params.shape[0], params.dtype)
+        if self.solver == "sgd":
+            runner = _kernels.EpochRunner(
+                ws, data, params, grad, s1, None, "sgd", alpha,
+                float(self.learning_rate_init), momentum=self.momentum,
+                nesterov=self.nesterov,
+            )
+            runner.learning_rate = self.learning_rate
+        else:
+            runner = _kernels.EpochRunner(
+                ws, data, params, grad, s1, s2, "adam", alpha,
+                float(self.learning_rate_init), beta_1=self.beta_1,
+                beta_2=self.beta_2, epsilon=self.epsilon, t=self.t,
+            )
+        return runner
+
+    def sync(self, runner):
+        """Take back what the compiled epochs changed (adam's step count and
+        its current step size, as sklearn's AdamOptimizer.learning_rate)."""
+        if self.solver == "adam":
+            self.t = int(runner.t)
+            if self.t > 0:
+                self.learning_rate = (
+                    self.learning_rate_init
+                    * np.sqrt(1 - self.beta_2**self.t)
+                    / (1 - self.beta_1**self.t)
+                )
+
+    def iteration_ends(self, time_step):
+        if self.solver == "sgd" and self.lr_schedule == "invscaling":
+            self.learning_rate = (
+                float(self.learning_rate_init) / (time_step + 1) ** self.power_t
+            )
+
+    def trigger_stopping(self, msg, verbose):
+        if self.solver != "sgd" or self.lr_schedule != "adaptive":
+            if verbose:
+                print(msg + " Stopping.")
+            return True
+        if self.learning_rate <= 1e-6:
+            if verbose:
+                print(msg + " Learning rate too small. Stopping.")
+            return True
+        self.learning_rate /= 5.0
+        if verbose:
+            print(msg + " Setting learning rate to %f" % self.learning_rate)
+        return False
+
+
+def _update_no_improvement_count(est, early_stopping, X_val, y_val, sw_val):
+    """sklearn's BaseMultilayerPerceptron._update_no_improvement_count."""
+    if early_stopping:
+        val_score = est._score(X_val, y_val, sample_weight=sw_val)
+        est.validation_scores_.append(val_score)
+        if est.verbose:
+            print("Validation score: %f" % est.validation_scores_[-1])
+        last_valid_score = est.validation_scores_[-1]
+        if last_valid_score < (est.best_validation_score_ + est.tol):
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        if last_valid_score > est.best_validation_score_:
+            est.best_validation_score_ = last_valid_score
+            est._best_coefs = [c.copy() for c in est.coefs_]
+            est._best_intercepts = [i.copy() for i in est.intercepts_]
+    else:
+        if est.loss_curve_[-1] > est.best_loss_ - est.tol:
+            est._no_improvement_count += 1
+        else:
+            est._no_improvement_count = 0
+        if est.loss_curve_[-1] < est.best_loss_:
+            est.best_loss_ = est.loss_curve_[-1]
+
+
+def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental):
+    """sklearn's _fit_stochastic over the compiled epochs.
+
+    X: the validated input (dense or CSR/CSC, for the validation set); Xk: X
+    as the kernels read it; Y: (n_samples, n_outputs) targets in the model's
+    dtype (binarized for a classifier); sample_weight: None or the model's
+    dtype.
+    """
+    dtype = Y.dtype
+    n_params = sum(a * b + b for a, b in zip(layer_units[:-1], layer_units[1:]))
+    if not incremental or not hasattr(est, "_optimizer"):
+        est._optimizer = StochasticOptimizerState(est, n_params, dtype)
+    opt = est._optimizer
+
+    # early_stopping in partial_fit doesn't make sense
+    if est.early_stopping and incremental:
+        raise ValueError("partial_fit does not support early_stopping=True")
+    early_stopping = est.early_stopping
+    n_total = Y.shape[0]
+    if early_stopping:
+        # split row numbers: the same draws as splitting (X, y[, sw]) itself
+        should_stratify = is_classifier(est) and est.n_outputs_ == 1
+        stratify = Y.astype(bool) if should_stratify else None
+        # sklearn's fit skips the nested parameter validation of the split
+        # (so a bad validation_fraction gives the split's own ValueError)
+        with config_context(skip_parameter_validation=True):
+            train_rows, val_rows = train_test_split(
+                np.arange(n_total),
+                random_state=est._random_state,
+                test_size=est.validation_fraction,
+                stratify=stratify,
+            )
+        if val_rows.shape[0] < 2:
+            raise ValueError(
+                "The validation set is too small. Increase 'validation_fraction' "
+                "or the size of your dataset."
+            )
+        X_val = _safe_indexing(X, val_rows)
+        y_val = Y[val_rows]
+        if is_classifier(est):
+            y_val = est._label_binarizer.inverse_transform(y_val.astype(bool))
+        sw_val = None if sample_weight is None else sample_weight[val_rows]
+        train_rows = np.ascontiguousarray(train_rows, dtype=np.intp)
+    else:
+        train_rows = None
+        X_val = y_val = sw_val = None
+
+    n_samples = n_total if train_rows is None else train_rows.shape[0]
+    sample_idx = np.arange(n_samples, dtype=int)
+
+    if est.batch_size == "auto":
+        batch_size = min(200, n_samples)
+    else:
+        if est.batch_size > n_samples:
+            warnings.warn(
+                "Got `batch_size` less than 1 or larger than "
+                "sample size. It is going to be clipped"
+            )
+        batch_size = int(np.clip(est.batch_size, 1, n_samples))
+
+    # one chunk per thread and minibatch where the cache budget allows (a
+    # short remainder chunk costs a whole pass over the first layer's
+    # gradient), else chunks of equal size
+    n_threads = max(1, min(effective_n_threads(), -(-batch_size // 8)))
+    per_thread = -(-batch_size // n_threads)
+    most = 2 * chunk_rows(layer_units, dtype.itemsize)
+    chunk = -(-per_thread // -(-per_thread // most))
+    layout = make_layout(
+        layer_units, est.activation, est.out_activation_, dtype,
+        gather=not hasattr(Xk, "indptr"), chunk=chunk,
+    )
+
+    # the packed vector is trained in place; coefs_ / intercepts_ view it, so
+    # they hold the weights reached so far whenever Python runs (Ctrl-C too)
+    params = pack(est.coefs_, est.intercepts_, dtype)
+    est.coefs_, est.intercepts_ = unpack(params, layout)
+    grad = np.empty_like(params)
+    ws = _kernels.Workspace(layout, n_threads, dtype)
+    data = _kernels.Dataset(Xk, Y, sample_weight, dtype)
+    runner = opt.make_runner(ws, data, params, grad, est.alpha)
+
+    try:
+        est.n_iter_ = 0
+        for it in range(est.max_iter):
+            if est.shuffle:
+                # sklearn.utils.shuffle(sample_idx, random_state=...) draws
+                # exactly this (one RandomState.shuffle of arange), without
+                # its per-call validation
+                perm = np.arange(n_samples)
+                est._random_state.shuffle(perm)
+                sample_idx = sample_idx[perm]
+                rows = sample_idx if train_rows is None else train_rows[sample_idx]
+                rows = np.ascontiguousarray(rows, dtype=np.intp)
+            else:
+                rows = train_rows
+            if opt.solver == "sgd":
+                runner.learning_rate = opt.learning_rate
+            try:
+                accumulated_loss = runner.run(rows, n_samples, batch_size)
+            finally:
+                opt.sync(runner)
+
+            est.n_iter_ += 1
+            est.loss_ = accumulated_loss / n_samples
+            est.t_ += n_samples
+            est.loss_curve_.append(est.loss_)
+            if est.verbose:
+                print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))
+
+            # update no_improvement_count based on training loss or
+            # validation score according to early_stopping
+            _update_no_improvement_count(est, early_stopping, X_val, y_val, sw_val)
+
+            # for learning rate that needs to be updated at iteration end
+            opt.iteration_ends(est.t_)
+
+            if est._no_improvement_count > est.n_iter_no_change:
+                # not better than last `n_iter_no_change` iterations by tol
+                # stop or decrease learning rate
+                if early_stopping:
+                    msg = (
+                        "Validation score did not improve more than "
+                        "tol=%f for %d consecutive epochs."
+                        % (est.tol, est.n_iter_no_change)
+                    )
+                else:
+                    msg = (
+                        "Training loss did not improve more than tol=%f"
+                        " for %d consecutive epochs." % (est.tol, est.n_iter_no_change)
+                    )
+                is_stopping = opt.trigger_stopping(msg, est.verbose)
+                if is_stopping:
+                    break
+                else:
+                    est._no_improvement_count = 0
+
+            if incremental:
+                break
+
+            if est.n_iter_ == est.max_iter:
+                warnings.warn(
+                    "Stochastic Optimizer: Maximum iterations (%d) "
+                    "reached and the optimization hasn't converged yet."
+                    % est.max_iter,
+                    ConvergenceWarning,
+                )
+    except KeyboardInterrupt:
+        warnings.warn("Training interrupted by user.")
+
+    if early_stopping:
+        # restore best weights
+        est.coefs_ = est._best_coefs
+        est.intercepts_ = est._best_intercepts

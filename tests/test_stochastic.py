@@ -1,0 +1,484 @@
+"""The stochastic solvers (sgd, adam) against scikit-learn 1.9.
+
+With the same random_state, fastmlp must draw the same initial weights, the
+same early-stopping split and the same shuffles, and take the same updates, so
+loss_curve_, validation_scores_ and the weights agree with sklearn's to 1e-6
+(relative) over the first epochs, for every solver and schedule.
+"""
+
+import _thread
+import pickle
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits, make_regression
+from sklearn.exceptions import ConvergenceWarning
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+from sklearn.preprocessing import MinMaxScaler, scale
+
+from fastmlp import MLPClassifier, MLPRegressor, _kernels
+from fastmlp._network import make_layout
+
+pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
+
+RTOL = 1e-6
+
+_digits_X, _digits_y = load_digits(return_X_y=True)
+X_DIG = MinMaxScaler().fit_transform(_digits_X[:300])
+Y_DIG = _digits_y[:300]
+Y_BIN = (Y_DIG >= 5).astype(int)
+X_REG, Y_REG = make_regression(n_samples=240, n_features=8, noise=10.0, random_state=3)
+Y_REG = scale(Y_REG)
+SW_DIG = np.random.RandomState(11).uniform(0.2, 3.0, X_DIG.shape[0])
+SW_REG = np.random.RandomState(12).uniform(0.2, 3.0, X_REG.shape[0])
+
+TASKS = {
+    "multiclass": (MLPClassifier, SkMLPClassifier, X_DIG, Y_DIG, SW_DIG),
+    "binary": (MLPClassifier, SkMLPClassifier, X_DIG, Y_BIN, SW_DIG),
+    "regression": (MLPRegressor, SkMLPRegressor, X_REG, Y_REG, SW_REG),
+}
+
+SCHEDULES = {
+    "adam": dict(solver="adam", learning_rate_init=0.01),
+    "sgd-constant-nesterov": dict(solver="sgd", learning_rate="constant"),
+    "sgd-constant-momentum": dict(
+        solver="sgd", learning_rate="constant", nesterovs_momentum=False
+    ),
+    "sgd-constant-plain": dict(solver="sgd", momentum=0.0),
+    "sgd-invscaling": dict(solver="sgd", learning_rate="invscaling", learning_rate_init=0.3),
+    # a loose tol: the rate is divided by 5 within the first epochs
+    "sgd-adaptive": dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=1),
+}
+
+
+def _params(**kw):
+    p = dict(hidden_layer_sizes=(12,), max_iter=5, tol=0.0, random_state=0, batch_size=50)
+    p.update(kw)
+    return p
+
+
+def _fit_both(ours, theirs, X, y, sample_weight=None, **params):
+    a = ours(**params)
+    b = theirs(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a.fit(X, y, sample_weight=sample_weight)
+        b.fit(X, y, sample_weight=sample_weight)
+    return a, b
+
+
+def assert_same_weights(a, b, rtol=RTOL):
+    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert wa.dtype == wb.dtype
+        assert_allclose(wa, wb, rtol=rtol, atol=rtol * np.abs(wb).max())
+
+
+def assert_same_run(a, b, rtol=RTOL):
+    """Same epochs, losses, validation scores, stopping state and weights."""
+    assert a.n_iter_ == b.n_iter_
+    assert a.t_ == b.t_
+    assert len(a.loss_curve_) == len(b.loss_curve_)
+    assert_allclose(a.loss_curve_, b.loss_curve_, rtol=rtol)
+    assert_allclose(a.loss_, b.loss_, rtol=rtol)
+    if b.validation_scores_ is None:
+        assert a.validation_scores_ is None and a.best_validation_score_ is None
+        assert_allclose(a.best_loss_, b.best_loss_, rtol=rtol)
+    else:
+        assert a.best_loss_ is None
+        assert_allclose(a.validation_scores_, b.validation_scores_, rtol=rtol, atol=1e-12)
+        assert_allclose(a.best_validation_score_, b.best_validation_score_, rtol=rtol)
+    assert a._no_improvement_count == b._no_improvement_count
+    assert_allclose(a._optimizer.learning_rate, b._optimizer.learning_rate, rtol=1e-12)
+    assert_same_weights(a, b, rtol)
+
+
+# ------------------------------------------------------------- parity --
+
+
+@pytest.mark.parametrize("shuffle", [True, False])
+@pytest.mark.parametrize("schedule", list(SCHEDULES))
+@pytest.mark.parametrize("task", list(TASKS))
+def test_parity_every_schedule(task, schedule, shuffle):
+    ours, theirs, X, y, _ = TASKS[task]
+    a, b = _fit_both(ours, theirs, X, y, **_params(shuffle=shuffle, **SCHEDULES[schedule]))
+    assert_same_run(a, b)
+
+
+def test_adaptive_rate_is_divided():
+    # the adaptive schedule must really have changed the rate in the parity run
+    a, b = _fit_both(MLPClassifier, SkMLPClassifier, X_DIG, Y_DIG,
+                     **_params(**SCHEDULES["sgd-adaptive"]))
+    assert b._optimizer.learning_rate < b.learning_rate_init
+    assert a._optimizer.learning_rate == b._optimizer.learning_rate
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("fmt", ["csr", "csc", "fortran"])
+@pytest.mark.parametrize("task", ["multiclass", "regression"])
+def test_parity_sparse_and_fortran_with_weights(task, fmt, solver):
+    ours, theirs, X, y, sw = TASKS[task]
+    Xf = {"csr": sp.csr_matrix, "csc": sp.csc_matrix, "fortran": np.asfortranarray}[fmt](X)
+    a, b = _fit_both(ours, theirs, Xf, y, sample_weight=sw, **_params(solver=solver))
+    assert_same_run(a, b)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("task", list(TASKS))
+def test_parity_sample_weight(task, solver):
+    ours, theirs, X, y, sw = TASKS[task]
+    a, b = _fit_both(ours, theirs, X, y, sample_weight=sw, **_params(solver=solver))
+    assert_same_run(a, b)
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        dict(activation="logistic", batch_size=7),
+        dict(activation="tanh", hidden_layer_sizes=(9, 7)),
+        dict(activation="identity", batch_size=300),
+        dict(batch_size="auto", hidden_layer_sizes=(20,)),
+    ],
+    ids=["logistic-bs7", "tanh-2layers", "identity-fullbatch", "auto"],
+)
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_parity_architectures(solver, extra):
+    a, b = _fit_both(MLPClassifier, SkMLPClassifier, X_DIG, Y_DIG,
+                     **_params(solver=solver, **extra))
+    assert_same_run(a, b)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_parity_multilabel_and_poisson(solver):
+    Y = np.c_[Y_DIG % 2, Y_DIG % 3 == 0, Y_DIG > 6]
+    a, b = _fit_both(MLPClassifier, SkMLPClassifier, X_DIG, Y, **_params(solver=solver))
+    assert_same_run(a, b)
+    a, b = _fit_both(MLPRegressor, SkMLPRegressor, X_DIG, Y_DIG, loss="poisson",
+                     **_params(solver=solver, learning_rate_init=0.001))
+    assert_same_run(a, b)
+
+
+def test_multioutput_regression_same_weights():
+    # sklearn reports the squared error averaged over outputs but follows the
+    # gradient of the sum; fastmlp reports the sum. With tol=0 the stopping
+    # rule does not look at the loss, so the weights still agree.
+    Y = np.c_[Y_REG, -0.5 * Y_REG + 0.1]
+    a, b = _fit_both(MLPRegressor, SkMLPRegressor, X_REG, Y, **_params())
+    assert_same_weights(a, b)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_float32_preserved_and_close(solver):
+    X32 = X_DIG.astype(np.float32)
+    a, b = _fit_both(MLPClassifier, SkMLPClassifier, X32, Y_DIG, **_params(solver=solver))
+    assert all(w.dtype == np.float32 for w in a.coefs_ + a.intercepts_)
+    state = a._optimizer.ms if solver == "adam" else a._optimizer.velocities
+    assert state.dtype == np.float32
+    assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
+    assert_same_weights(a, b, rtol=1e-4)
+    r = MLPRegressor(**_params(solver=solver)).fit(X_REG.astype(np.float32), Y_REG)
+    assert r.predict(X_REG.astype(np.float32)).dtype == np.float32
+
+
+# ----------------------------------------------------- early stopping --
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+@pytest.mark.parametrize("task", list(TASKS))
+@pytest.mark.parametrize("weighted", [False, True])
+def test_early_stopping_parity(task, solver, weighted):
+    ours, theirs, X, y, sw = TASKS[task]
+    params = _params(solver=solver, early_stopping=True, max_iter=40, tol=1e-2,
+                     learning_rate_init=0.01, n_iter_no_change=2, validation_fraction=0.2)
+    a, b = _fit_both(ours, theirs, X, y, sample_weight=sw if weighted else None, **params)
+    assert b.n_iter_ < 40  # sklearn did stop early: the best weights were restored
+    assert_same_run(a, b)
+
+
+def test_early_stopping_stratified_error():
+    X = [[1, 2], [2, 3], [3, 4], [4, 5]]
+    y = [0, 0, 0, 1]
+    with pytest.raises(ValueError, match=r"Classes with too few members are: \['True'\]"):
+        MLPClassifier(early_stopping=True).fit(X, y)
+
+
+def test_early_stopping_validation_set_too_small():
+    X, y = make_regression(n_samples=2, n_features=5, random_state=0)
+    with pytest.raises(ValueError, match="The validation set is too small"):
+        MLPRegressor(early_stopping=True, random_state=0).fit(X, y)
+
+
+def test_early_stopping_bad_fraction_like_sklearn():
+    msg = "test_size=0.0 should be either positive"
+    for est in (MLPClassifier, SkMLPClassifier):
+        with pytest.raises(ValueError, match=msg):
+            est(early_stopping=True, validation_fraction=0.0).fit(X_DIG, Y_DIG)
+
+
+def test_diverging_validation_score_is_nan_float():
+    params = dict(hidden_layer_sizes=100, activation="identity", solver="sgd",
+                  learning_rate_init=1, max_iter=20, early_stopping=True, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        a = MLPRegressor(**params).fit(X_DIG, Y_DIG)
+    assert isinstance(a.validation_scores_[-1], float)
+    assert np.isnan(a.validation_scores_[-1])
+    assert all(np.isfinite(w).all() for w in a.coefs_)  # the best weights
+
+
+# -------------------------------------------- partial_fit, warm_start --
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_partial_fit_stream_classifier(solver):
+    classes = np.unique(Y_DIG)
+    params = dict(hidden_layer_sizes=(15,), random_state=1, solver=solver,
+                  learning_rate="invscaling", learning_rate_init=0.2, batch_size=30)
+    a, b = MLPClassifier(**params), SkMLPClassifier(**params)
+    for epoch in range(3):
+        for i, rows in enumerate(np.array_split(np.arange(300), 6)):
+            kw = dict(classes=classes) if epoch == 0 and i == 0 else {}
+            a.partial_fit(X_DIG[rows], Y_DIG[rows], sample_weight=SW_DIG[rows], **kw)
+            b.partial_fit(X_DIG[rows], Y_DIG[rows], sample_weight=SW_DIG[rows], **kw)
+    assert_same_run(a, b)
+    assert_array_equal(a.predict(X_DIG), b.predict(X_DIG))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_partial_fit_stream_regressor(solver):
+    params = dict(hidden_layer_sizes=(10,), random_state=2, solver=solver,
+                  learning_rate_init=0.01, batch_size=16)
+    a, b = MLPRegressor(**params), SkMLPRegressor(**params)
+    for epoch in range(3):
+        for rows in np.array_split(np.arange(240), 5):
+            a.partial_fit(X_REG[rows], Y_REG[rows])
+            b.partial_fit(X_REG[rows], Y_REG[rows])
+    assert_same_run(a, b)
+
+
+def test_partial_fit_after_fit_keeps_optimizer():
+    params = _params(solver="adam")
+    a, b = _fit_both(MLPClassifier, SkMLPClassifier, X_DIG, Y_DIG, **params)
+    t_before = a._optimizer.t
+    for _ in range(2):
+        a.partial_fit(X_DIG[:100], Y_DIG[:100])
+        b.partial_fit(X_DIG[:100], Y_DIG[:100])
+    assert a._optimizer.t == b._optimizer.t > t_before
+    assert_same_run(a, b)
+
+
+def test_partial_fit_unseen_classes_declared_up_front():
+    clf = MLPClassifier(random_state=0)
+    clf.partial_fit([[1], [2], [3]], ["a", "b", "c"], classes=["a", "b", "c", "d"])
+    clf.partial_fit([[4]], ["d"])
+    assert clf.score([[1], [2], [3], [4]], ["a", "b", "c", "d"]) > 0
+
+
+def test_partial_fit_pickle_continues_identically():
+    a = MLPClassifier(hidden_layer_sizes=(8,), random_state=0, batch_size=40)
+    a.partial_fit(X_DIG, Y_DIG, classes=np.unique(Y_DIG))
+    b = pickle.loads(pickle.dumps(a))
+    for m in (a, b):
+        m.partial_fit(X_DIG, Y_DIG)
+    assert b._optimizer.t == a._optimizer.t
+    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
+        assert_array_equal(wa, wb)
+
+
+@pytest.mark.parametrize("schedule", ["adam", "sgd-invscaling", "sgd-constant-nesterov"])
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_warm_start_parity(schedule, early_stopping):
+    params = _params(warm_start=True, max_iter=3, early_stopping=early_stopping,
+                     **SCHEDULES[schedule])
+    a, b = _fit_both(MLPClassifier, SkMLPClassifier, X_DIG, Y_DIG, **params)
+    for m in (a, b):
+        m.set_params(max_iter=4)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            m.fit(X_DIG, Y_DIG)
+    assert a.n_iter_ == 4 and len(a.loss_curve_) == 7
+    assert_same_run(a, b)
+
+
+def test_learning_rate_warm_start_like_sklearn():
+    X = [[3, 2], [1, 6], [5, 6], [-2, -4]]
+    y = [1, 1, 1, 0]
+    for learning_rate in ["invscaling", "constant"]:
+        mlp = MLPClassifier(solver="sgd", hidden_layer_sizes=4, learning_rate=learning_rate,
+                            max_iter=1, power_t=0.25, warm_start=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            mlp.fit(X, y)
+            prev_eta = mlp._optimizer.learning_rate
+            mlp.fit(X, y)
+            post_eta = mlp._optimizer.learning_rate
+        if learning_rate == "constant":
+            assert prev_eta == post_eta
+        else:
+            assert mlp.learning_rate_init / pow(8 + 1, mlp.power_t) == post_eta
+
+
+# ----------------------------------------- messages, warnings, verbose --
+
+
+def test_convergence_warning_text():
+    msg = (r"Stochastic Optimizer: Maximum iterations \(3\) reached and the "
+           r"optimization hasn't converged yet.")
+    with pytest.warns(ConvergenceWarning, match=msg):
+        MLPClassifier(max_iter=3, random_state=0).fit(X_DIG, Y_DIG)
+
+
+def test_batch_size_clipped_with_warning():
+    msg = "Got `batch_size` less than 1 or larger than sample size. It is going to be clipped"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        with pytest.warns(UserWarning, match=msg):
+            a = MLPRegressor(batch_size=1000, max_iter=2, random_state=0).fit(X_REG, Y_REG)
+        with pytest.warns(UserWarning, match=msg):
+            b = SkMLPRegressor(batch_size=1000, max_iter=2, random_state=0).fit(X_REG, Y_REG)
+    assert_same_run(a, b)
+
+
+@pytest.mark.parametrize("early_stopping", [False, True])
+def test_verbose_lines_as_sklearn(capsys, early_stopping):
+    params = dict(solver="sgd", learning_rate="adaptive", tol=0.05, n_iter_no_change=1,
+                  max_iter=6, verbose=True, random_state=0, hidden_layer_sizes=(10,),
+                  early_stopping=early_stopping)
+    outs = []
+    for est in (MLPClassifier, SkMLPClassifier):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            est(**params).fit(X_DIG, Y_DIG)
+        outs.append(capsys.readouterr().out)
+    assert "Iteration 1, loss = " in outs[0]
+    assert ("Validation score: " in outs[0]) == early_stopping
+    assert "Setting learning rate to" in outs[0]
+    assert outs[0] == outs[1]
+
+
+def test_n_iter_no_change_and_tol_stop():
+    for n in (2, 5):
+        a, b = _fit_both(MLPClassifier, SkMLPClassifier, X_DIG, Y_BIN, solver="sgd",
+                         tol=0.01, max_iter=3000, n_iter_no_change=n, random_state=0)
+        assert a._no_improvement_count == n + 1
+        assert a.n_iter_ < 3000
+        assert_same_run(a, b, rtol=1e-5)
+
+
+# ------------------------------------------------------- Ctrl-C --
+
+
+def test_keyboard_interrupt_leaves_weights_reached_so_far():
+    rng = np.random.RandomState(0)
+    X = rng.randn(40000, 30)
+    y = X[:, 0] + 0.1 * rng.randn(40000)
+    m = MLPRegressor(hidden_layer_sizes=(64,), batch_size=1, max_iter=5, random_state=0,
+                     learning_rate_init=1e-4)
+    timer = threading.Timer(0.3, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.warns(UserWarning, match="Training interrupted by user"):
+            m.fit(X, y)
+    finally:
+        timer.cancel()
+        timer.join()
+    # interrupted inside the first epoch: no epoch recorded, updates kept
+    assert m.n_iter_ == 0 and m.loss_curve_ == []
+    assert 0 < m._optimizer.t < 40000
+    init = MLPRegressor(hidden_layer_sizes=(64,), max_iter=1, random_state=0)
+    init._random_state = np.random.RandomState(0)
+    init._initialize(y.reshape(-1, 1), [30, 64, 1], np.float64)
+    assert not np.allclose(m.coefs_[0], init.coefs_[0])
+    assert np.isfinite(m.predict(X[:10])).all()
+    m.partial_fit(X[:100], y[:100])  # and the model trains on
+
+
+# ------------------------------------------------------- bad inputs --
+
+
+def test_partial_fit_errors():
+    X, y = X_DIG[:20], Y_BIN[:20]
+    with pytest.raises(ValueError, match="classes must be passed on the first call"):
+        MLPClassifier().partial_fit(X, y)
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
+        MLPClassifier(solver="sgd").partial_fit(X, y, classes=[2])
+    clf = MLPClassifier().partial_fit(X, y, classes=[0, 1])
+    with pytest.raises(ValueError, match="`y` has classes not in `self.classes_`"):
+        clf.partial_fit(X, y + 1)
+    with pytest.raises(ValueError, match="is not the same as on last call to partial_fit"):
+        clf.partial_fit(X, y, classes=[0, 2])
+    with pytest.raises(ValueError, match="X has 3 features, but MLPClassifier is expecting 64"):
+        clf.partial_fit(X[:, :3], y)
+    for est, kw in ((MLPClassifier, dict(classes=[0, 1])), (MLPRegressor, {})):
+        with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+            est(early_stopping=True).partial_fit(X, y, **kw)
+        fitted = est(early_stopping=True, random_state=0, max_iter=3)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            fitted.fit(X_DIG, Y_BIN)
+        with pytest.raises(ValueError, match="partial_fit does not support early_stopping=True"):
+            fitted.partial_fit(X, y)
+
+
+def test_partial_fit_hidden_for_lbfgs():
+    assert not hasattr(MLPClassifier(solver="lbfgs"), "partial_fit")
+    # sklearn 1.9's regressor exposes it by mistake; fastmlp hides it on both
+    assert not hasattr(MLPRegressor(solver="lbfgs"), "partial_fit")
+    assert hasattr(MLPRegressor(solver="sgd"), "partial_fit")
+    with pytest.raises(AttributeError, match="has no attribute 'partial_fit'"):
+        MLPRegressor(solver="lbfgs").partial_fit(X_REG, Y_REG)
+    m = MLPClassifier(solver="lbfgs", max_iter=5).fit(X_DIG, Y_DIG)
+    with pytest.raises(AttributeError):
+        m.partial_fit(X_DIG, Y_DIG)
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_bad_inputs_through_stochastic_path(solver):
+    Xn = X_DIG.copy()
+    Xn[0, 0] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        MLPClassifier(solver=solver).fit(Xn, Y_DIG)
+    with pytest.raises(ValueError, match="Input y contains infinity"):
+        MLPRegressor(solver=solver).fit(X_REG, np.r_[np.inf, Y_REG[1:]])
+    with pytest.raises(ValueError, match=r"sample_weight.shape == \(3,\), expected"):
+        MLPClassifier(solver=solver).fit(X_DIG, Y_DIG, sample_weight=np.ones(3))
+    with pytest.raises(ValueError, match="Found array with 0 sample"):
+        MLPClassifier(solver=solver).fit(X_DIG[:0], Y_DIG[:0])
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+        MLPRegressor(solver=solver, max_iter=2).fit(X_REG * 1e300, Y_REG)
+    with pytest.raises(ValueError, match="Solver produced non-finite parameter weights"):
+        MLPRegressor(solver=solver, max_iter=2).partial_fit(X_REG * 1e300, Y_REG)
+
+
+def test_epoch_runner_checks_its_arrays():
+    lay = make_layout([4, 3, 2], "relu", "softmax", np.float64, gather=False)
+    ws = _kernels.Workspace(lay, 1, np.float64)
+    X = np.ones((5, 4))
+    Y = np.eye(2)[[0, 1, 0, 1, 0]]
+    data = _kernels.Dataset(X, Y, None, np.float64)
+    P = lay.n_params
+    ok = [np.zeros(P), np.zeros(P), np.zeros(P), np.zeros(P)]
+    _kernels.EpochRunner(ws, data, *ok, "adam", 0.0, 1e-3)
+    with pytest.raises(ValueError, match="unknown stochastic solver"):
+        _kernels.EpochRunner(ws, data, *ok, "lbfgs", 0.0, 1e-3)
+    with pytest.raises(ValueError, match="state2"):
+        _kernels.EpochRunner(ws, data, ok[0], ok[1], ok[2], None, "adam", 0.0, 1e-3)
+    with pytest.raises(ValueError, match="params"):
+        _kernels.EpochRunner(ws, data, np.zeros(P - 1), *ok[1:], "sgd", 0.0, 1e-3)
+    with pytest.raises(ValueError, match="grad"):
+        _kernels.EpochRunner(ws, data, ok[0], np.zeros(P, np.float32), *ok[2:], "sgd", 0.0, 1e-3)
+    with pytest.raises(ValueError, match="forward passes only"):
+        _kernels.EpochRunner(_kernels.Workspace(lay, 2, np.float64, False), data, *ok,
+                             "sgd", 0.0, 1e-3)
+    r = _kernels.EpochRunner(ws, data, *ok, "sgd", 0.0, 1e-3)
+    with pytest.raises(ValueError, match="gather buffer"):
+        r.run(np.arange(5, dtype=np.intp), 5, 2)
+    with pytest.raises(ValueError, match="row range beyond X"):
+        r.run(None, 6, 2)
+    with pytest.raises(ValueError, match="batch_size"):
+        r.run(None, 5, 0)
+    assert np.isfinite(r.run(None, 5, 2))
