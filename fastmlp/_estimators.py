@@ -17,9 +17,11 @@ from sklearn.base import (
     _fit_context,
     is_classifier,
 )
+from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import check_random_state, column_or_1d
 from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.class_weight import compute_sample_weight
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -29,6 +31,8 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastmlp import _kernels
+from fastmlp._interop import from_sklearn, to_sklearn
+from fastmlp._version import __version__
 from fastmlp._network import (
     as_kernel_input,
     make_layout,
@@ -41,6 +45,19 @@ from fastmlp._stochastic import fit_stochastic
 from fastmlp._threads import blas_single_thread
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class FastmlpVersionWarning(InconsistentVersionWarning):
+    """A fastmlp model was unpickled by another fastmlp version than the one
+    that pickled it (sklearn's InconsistentVersionWarning, for fastmlp)."""
+
+    def __str__(self):
+        return (
+            f"Trying to unpickle estimator {self.estimator_name} from fastmlp version "
+            f"{self.original_sklearn_version} when using fastmlp version "
+            f"{self.current_sklearn_version}. This might lead to breaking code or "
+            "invalid results. Use at your own risk."
+        )
 
 
 def _check_sample_weight(sample_weight, X, dtype):
@@ -274,6 +291,37 @@ class BaseMultilayerPerceptron(BaseEstimator):
             )
         return True
 
+    # ------------------------------------------------- pickling, interop --
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        return dict(state, _fastmlp_version=__version__)
+
+    def __setstate__(self, state):
+        state = dict(state)
+        pickle_version = state.pop("_fastmlp_version", "unknown")
+        if pickle_version != __version__:
+            warnings.warn(
+                FastmlpVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_sklearn_version=__version__,
+                    original_sklearn_version=pickle_version,
+                )
+            )
+        super().__setstate__(state)
+
+    def to_sklearn(self):
+        """The fitted model as a :mod:`sklearn.neural_network` estimator with the
+        same parameters and weights (so the same predictions), for tools that
+        only know scikit-learn's class."""
+        return to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, model):
+        """A fitted fastmlp estimator from a fitted scikit-learn one of the same
+        kind (MLPClassifier or MLPRegressor): same parameters and weights."""
+        return from_sklearn(cls, model)
+
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
@@ -315,6 +363,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        class_weight=None,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -339,6 +388,54 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.class_weight = class_weight
+
+    _parameter_constraints: dict = {
+        **BaseMultilayerPerceptron._parameter_constraints,
+        "class_weight": [dict, StrOptions({"balanced"}), None],
+    }
+
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The class labels (or label indicator matrix for multilabel).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights; multiplied by the class weights when
+            `class_weight` is set.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        self._validate_params()
+        sample_weight = self._with_class_weight(y, sample_weight)
+        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+
+    def _with_class_weight(self, y, sample_weight):
+        """sample_weight times the class weights, as sklearn's other
+        classifiers apply `class_weight`; unchanged when it is None."""
+        if self.class_weight is None:
+            return sample_weight
+        y_arr = np.asarray(y)
+        if y_arr.ndim == 2 and y_arr.shape[1] == 1:
+            y_arr = y_arr.ravel()
+        if y_arr.ndim == 1 and isinstance(self.class_weight, dict):
+            # classes missing from the dict weigh 1, as in LogisticRegression
+            classes, inverse = np.unique(y_arr, return_inverse=True)
+            per_class = np.array([float(self.class_weight.get(c, 1.0)) for c in classes])
+            cw = per_class[inverse]
+        else:
+            cw = compute_sample_weight(self.class_weight, y_arr)
+        if sample_weight is None:
+            return cw
+        sample_weight = _check_sample_weight(sample_weight, y_arr, np.float64)
+        return sample_weight * cw
 
     # sklearn stores loss on the instance; the classifier's is fixed
     loss = "log_loss"
@@ -431,6 +528,13 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
                 self._label_binarizer.fit(y)
             else:
                 self._label_binarizer.fit(classes)
+        if isinstance(self.class_weight, str):
+            raise ValueError(
+                "class_weight 'balanced' is not supported for partial_fit. In order "
+                "to use 'balanced' weights, use compute_class_weight('balanced', "
+                "classes=classes, y=y) and pass the resulting weights as a dict."
+            )
+        sample_weight = self._with_class_weight(y, sample_weight)
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
 
     def predict_log_proba(self, X):

@@ -284,7 +284,11 @@ def test_feature_names_in_like_sklearn():
 def test_parameters_like_sklearn(task):
     skm, fm = make_pair(task)
     skm, fm = type(skm)(), type(fm)()
-    assert fm.get_params() == skm.get_params()
+    fm_params = fm.get_params()
+    if task == "classifier":
+        # the one addition beyond sklearn (issue 4), default None = sklearn's results
+        assert fm_params.pop("class_weight") is None
+    assert fm_params == skm.get_params()
     c = clone(type(fm)(hidden_layer_sizes=(3, 2), alpha=0.5, solver="lbfgs"))
     assert c.get_params()["hidden_layer_sizes"] == (3, 2) and c.alpha == 0.5
 

@@ -1,0 +1,174 @@
+"""class_weight, pickling across versions, to_sklearn / from_sklearn and ONNX."""
+
+import pickle
+import warnings
+
+import joblib
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning, InconsistentVersionWarning
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+from fastmlp import MLPClassifier, MLPRegressor
+
+X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
+X = X_DIGITS[:400] / 16.0
+Y = Y_DIGITS[:400]
+
+
+def _fit(est, X, y, **kw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(X, y, **kw)
+
+
+# ------------------------------------------------------------ class_weight --
+
+
+def test_class_weight_none_and_ones_change_nothing():
+    base = _fit(MLPClassifier((8,), solver="lbfgs", max_iter=10, random_state=0), X, Y)
+    ones = _fit(
+        MLPClassifier((8,), solver="lbfgs", max_iter=10, random_state=0,
+                      class_weight={c: 1.0 for c in range(10)}), X, Y)
+    for a, b in zip(base.coefs_ + base.intercepts_, ones.coefs_ + ones.intercepts_):
+        assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("class_weight", ["balanced", {0: 5.0, 3: 0.5}])
+def test_class_weight_is_sample_weight(class_weight):
+    """class_weight multiplies sample_weight, as on sklearn's other classifiers."""
+    from sklearn.utils.class_weight import compute_sample_weight
+
+    y = Y % 4
+    sw = np.random.RandomState(0).uniform(0.5, 2.0, len(y))
+    a = _fit(MLPClassifier((8,), solver="lbfgs", max_iter=10, random_state=0,
+                           class_weight=class_weight), X, y, sample_weight=sw)
+    if class_weight == "balanced":
+        cw = compute_sample_weight("balanced", y)
+    else:
+        cw = np.array([class_weight.get(c, 1.0) for c in y])
+    b = _fit(MLPClassifier((8,), solver="lbfgs", max_iter=10, random_state=0),
+             X, y, sample_weight=sw * cw)
+    for u, v in zip(a.coefs_, b.coefs_):
+        assert_allclose(u, v, rtol=1e-12, atol=1e-14)
+    plain = _fit(MLPClassifier((8,), solver="lbfgs", max_iter=10, random_state=0),
+                 X, y, sample_weight=sw)
+    assert not np.allclose(plain.coefs_[0], a.coefs_[0])
+
+
+def test_class_weight_balanced_helps_the_minority_class():
+    rng = np.random.RandomState(0)
+    n_major, n_minor = 400, 20
+    Xi = np.vstack([rng.normal(0, 1, (n_major, 2)), rng.normal(1.5, 1, (n_minor, 2))])
+    yi = np.r_[np.zeros(n_major, int), np.ones(n_minor, int)]
+    plain = _fit(MLPClassifier((8,), solver="lbfgs", max_iter=200, random_state=0), Xi, yi)
+    bal = _fit(MLPClassifier((8,), solver="lbfgs", max_iter=200, random_state=0,
+                             class_weight="balanced"), Xi, yi)
+    recall = lambda m: (m.predict(Xi[yi == 1]) == 1).mean()  # noqa: E731
+    assert recall(bal) > recall(plain)
+
+
+def test_class_weight_invalid_and_partial_fit():
+    with pytest.raises(ValueError):
+        MLPClassifier(class_weight="heavy").fit(X, Y)
+    with pytest.raises(ValueError, match="balanced"):
+        MLPClassifier(solver="sgd", class_weight="balanced").partial_fit(
+            X, Y, classes=np.arange(10))
+
+
+# ---------------------------------------------------------------- pickling --
+
+
+@pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
+def test_pickle_and_joblib_round_trip_bit_identical(Est, tmp_path):
+    est = _fit(Est(hidden_layer_sizes=(7,), solver="lbfgs", max_iter=15, random_state=0),
+               X, Y)
+    pred = est.predict(X)
+    again = pickle.loads(pickle.dumps(est))
+    assert_array_equal(again.predict(X), pred)
+    joblib.dump(est, tmp_path / "m.joblib")
+    loaded = joblib.load(tmp_path / "m.joblib")
+    assert_array_equal(loaded.predict(X), pred)
+    if hasattr(est, "predict_proba"):
+        assert_array_equal(loaded.predict_proba(X), est.predict_proba(X))
+
+
+def test_unpickling_from_another_version_warns():
+    est = _fit(MLPClassifier((5,), solver="lbfgs", max_iter=5, random_state=0), X, Y)
+    state = est.__getstate__()
+    assert "_fastmlp_version" in state
+    state["_fastmlp_version"] = "0.0.0-other"
+    clone_ = MLPClassifier.__new__(MLPClassifier)
+    with pytest.warns(InconsistentVersionWarning, match="fastmlp version 0.0.0-other"):
+        clone_.__setstate__(state)
+    assert_array_equal(clone_.predict(X), est.predict(X))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        pickle.loads(pickle.dumps(est))  # same version: silent
+
+
+# ---------------------------------------------------- to/from scikit-learn --
+
+
+@pytest.mark.parametrize("task", ["multiclass", "binary", "multilabel", "regression"])
+def test_to_and_from_sklearn_identical_predictions(task):
+    y = {"multiclass": Y, "binary": Y % 2,
+         "multilabel": np.c_[Y % 2, Y % 3 == 0], "regression": Y / 10.0}[task]
+    Est, SkEst = (MLPRegressor, SkMLPRegressor) if task == "regression" else (
+        MLPClassifier, SkMLPClassifier)
+    est = _fit(Est(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=20, random_state=0),
+               X, y)
+    sk = est.to_sklearn()
+    assert type(sk) is SkEst
+    assert sk.get_params() == {k: v for k, v in est.get_params().items()
+                               if k != "class_weight"}
+    if task != "regression":
+        assert_array_equal(sk.predict(X), est.predict(X))
+        assert_allclose(sk.predict_proba(X), est.predict_proba(X), rtol=1e-12, atol=1e-15)
+    else:  # same weights, numpy's vs our summation order: equal to rounding
+        assert_allclose(sk.predict(X), est.predict(X), rtol=1e-12, atol=1e-12)
+    back = Est.from_sklearn(sk)
+    assert type(back) is Est
+    assert_array_equal(back.predict(X), est.predict(X))
+    # the copies are independent of each other
+    sk.coefs_[0][...] = 0
+    assert not np.all(back.coefs_[0] == 0)
+
+
+def test_from_sklearn_rejects_other_models():
+    with pytest.raises(TypeError):
+        MLPClassifier.from_sklearn(SkMLPRegressor())
+    from sklearn.exceptions import NotFittedError
+
+    with pytest.raises(NotFittedError):
+        MLPClassifier.from_sklearn(SkMLPClassifier())
+
+
+# -------------------------------------------------------------------- ONNX --
+
+
+@pytest.mark.parametrize("task", ["multiclass", "binary", "regression"])
+def test_onnx_export_matches_predict_proba(task):
+    pytest.importorskip("skl2onnx")
+    ort = pytest.importorskip("onnxruntime")
+    import fastmlp.onnx  # noqa: F401  (registers the converters)
+    from skl2onnx import to_onnx
+
+    Xf = X.astype(np.float32)
+    y = {"multiclass": Y, "binary": Y % 2, "regression": Y / 10.0}[task]
+    Est = MLPRegressor if task == "regression" else MLPClassifier
+    est = _fit(Est(hidden_layer_sizes=(9,), activation="tanh", solver="lbfgs",
+                   max_iter=30, random_state=0), Xf, y)
+    options = None if task == "regression" else {id(est): {"zipmap": False}}
+    onx = to_onnx(est, Xf[:1], options=options)
+    sess = ort.InferenceSession(onx.SerializeToString(),
+                                providers=["CPUExecutionProvider"])
+    outputs = sess.run(None, {sess.get_inputs()[0].name: Xf})
+    if task == "regression":
+        assert_allclose(outputs[0].ravel(), est.predict(Xf), rtol=1e-5, atol=1e-5)
+    else:
+        assert_array_equal(outputs[0], est.predict(Xf))
+        assert_allclose(outputs[1], est.predict_proba(Xf), rtol=1e-5, atol=1e-5)
