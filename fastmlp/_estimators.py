@@ -65,7 +65,7 @@ def _check_sample_weight(sample_weight, X, dtype):
     with sklearn's errors."""
     n = X.shape[0]
     if isinstance(sample_weight, Real):
-        return np.full(n, sample_weight, dtype=dtype)
+        sample_weight = np.full(n, sample_weight, dtype=dtype)
     sw = np.asarray(sample_weight)
     if sw.ndim != 1:
         raise ValueError("Sample weights must be 1D array or scalar")
@@ -76,6 +76,10 @@ def _check_sample_weight(sample_weight, X, dtype):
     sw = np.ascontiguousarray(sw, dtype=dtype)
     if not np.isfinite(sw).all():
         raise ValueError("Input sample_weight contains NaN or infinity.")
+    if not sw.any():
+        # sklearn's _check_sample_weight refuses these up front (the stochastic
+        # solvers would otherwise divide by a zero weight sum)
+        raise ValueError("Sample weights must contain at least one non-zero number.")
     return sw
 
 
