@@ -678,6 +678,14 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
         return self._score_with_function(X, y, sample_weight, r2_score)
 
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        # y of shape (n_samples, n_outputs) is fitted as one network with
+        # n_outputs output units (sklearn's MLPRegressor does the same but
+        # leaves the tag False, so the common checks skip its multi-output case)
+        tags.target_tags.multi_output = True
+        return tags
+
     def _validate_input(self, X, y, incremental, reset):
         X, y = validate_data(
             self,
