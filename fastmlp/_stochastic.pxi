@@ -16,7 +16,7 @@
 # the same gradient.
 
 from cpython.exc cimport PyErr_CheckSignals
-from libc.math cimport sqrt, sqrtf, pow
+from libc.math cimport sqrt, pow
 
 cdef enum:
     SOLVER_SGD = 0
@@ -40,54 +40,48 @@ cdef struct OptSpec:
     long long t             # adam: updates done so far
 
 
-cdef void sgd_step(floating* p, const floating* g, floating* vel, intp lo, intp hi,
-                   floating lr, floating mom, bint nesterov) noexcept nogil:
-    """sklearn: v = momentum * v - lr * g; p += momentum * v - lr * g (nesterov)
-    or p += v."""
-    cdef intp i
-    cdef floating v
-    if nesterov:
-        for i in range(lo, hi):
-            v = mom * vel[i] - lr * g[i]
-            vel[i] = v
-            p[i] = p[i] + (mom * v - lr * g[i])
-    else:
-        for i in range(lo, hi):
-            v = mom * vel[i] - lr * g[i]
-            vel[i] = v
-            p[i] = p[i] + v
+cdef extern from "_stochastic.h" nogil:
+    # the element-wise updates, vectorised in C (exactness notes there)
+    void fms_sgd_d(double* p, const double* g, double* vel, intp n, double lr,
+                   double mom, int nesterov) noexcept
+    void fms_sgd_f(float* p, const float* g, float* vel, intp n, float lr,
+                   float mom, int nesterov) noexcept
+    void fms_adam_d(double* p, const double* g, double* ms, double* vs, intp n,
+                    double neg_lr, double b1, double c1, double b2, double c2,
+                    double eps) noexcept
+    void fms_adam_f(float* p, const float* g, float* ms, float* vs, intp n,
+                    double neg_lr, float b1, float c1, float b2, float c2,
+                    float eps) noexcept
+    int fms_set_level_cap(int cap) noexcept
 
 
-cdef void adam_step(floating* p, const floating* g, floating* ms, floating* vs,
-                    intp lo, intp hi, double lr_t, floating b1, floating c1,
-                    floating b2, floating c2, floating eps) noexcept nogil:
-    """sklearn: m = b1 m + (1 - b1) g; v = b2 v + (1 - b2) g**2;
-    p += -lr_t * m / (sqrt(v) + eps)."""
-    cdef intp i
-    cdef floating gi, mi, vi
-    cdef double neg_lr = -lr_t
-    for i in range(lo, hi):
-        gi = g[i]
-        mi = b1 * ms[i] + c1 * gi
-        vi = b2 * vs[i] + c2 * (gi * gi)
-        ms[i] = mi
-        vs[i] = vi
-        if floating is double:
-            p[i] = p[i] + neg_lr * mi / (sqrt(vi) + eps)
-        else:
-            # np.float64 step size: the update is float64, p + update rounds to float32
-            p[i] = <float> (<double> p[i] + neg_lr * <double> mi / <double> (sqrtf(vi) + eps))
+def _set_update_simd_cap(int cap):
+    """Testing hook: cap the instruction set of the adam update (2: AVX-512,
+    1: AVX2, 0: plain C; every path gives the same bits). Returns the level
+    in use."""
+    return fms_set_level_cap(cap)
 
 
 cdef void update_range(const OptSpec* opt, floating* p, const floating* g, floating* s1,
                        floating* s2, intp lo, intp hi, double lr_t) noexcept nogil:
+    # sklearn's hyper-parameters are Python floats: numpy casts them to the
+    # parameters' dtype (1 - beta is computed in double first)
     if opt.solver == SOLVER_SGD:
-        sgd_step(p, g, s1, lo, hi, <floating> opt.learning_rate, <floating> opt.momentum,
-                 opt.nesterov)
+        if floating is double:
+            fms_sgd_d(p + lo, g + lo, s1 + lo, hi - lo, opt.learning_rate,
+                      opt.momentum, opt.nesterov)
+        else:
+            fms_sgd_f(p + lo, g + lo, s1 + lo, hi - lo, <float> opt.learning_rate,
+                      <float> opt.momentum, opt.nesterov)
     else:
-        adam_step(p, g, s1, s2, lo, hi, lr_t, <floating> opt.beta_1,
-                  <floating> (1 - opt.beta_1), <floating> opt.beta_2,
-                  <floating> (1 - opt.beta_2), <floating> opt.epsilon)
+        if floating is double:
+            fms_adam_d(p + lo, g + lo, s1 + lo, s2 + lo, hi - lo, -lr_t, opt.beta_1,
+                       1 - opt.beta_1, opt.beta_2, 1 - opt.beta_2, opt.epsilon)
+        else:
+            fms_adam_f(p + lo, g + lo, s1 + lo, s2 + lo, hi - lo, -lr_t,
+                       <float> opt.beta_1, <float> (1 - opt.beta_1),
+                       <float> opt.beta_2, <float> (1 - opt.beta_2),
+                       <float> opt.epsilon)
 
 
 cdef void update_params(OptSpec* opt, floating* p, const floating* g, floating* s1,

@@ -26,6 +26,10 @@ from fastmlp import _kernels
 from fastmlp._network import chunk_rows, make_layout, pack, unpack
 from fastmlp._threads import effective_n_threads
 
+# floating-point work of a minibatch (about 6 flops per row and parameter,
+# forward and back) below which it runs on one thread: ~0.5 ms of work
+_MIN_PARALLEL_BATCH_FLOPS = 2e7
+
 
 class StochasticOptimizerState:
     """State of sklearn's SGDOptimizer / AdamOptimizer over the packed vector.
@@ -205,10 +209,16 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental):
             )
         batch_size = int(np.clip(est.batch_size, 1, n_samples))
 
+    # threads only where a minibatch is worth a parallel region: one starts
+    # per minibatch, and on busy cores each waits for a descheduled thread
+    # (several times slower than one thread for digits-sized batches)
+    n_threads = effective_n_threads()
+    if 6.0 * batch_size * n_params < _MIN_PARALLEL_BATCH_FLOPS:
+        n_threads = 1
+    n_threads = max(1, min(n_threads, -(-batch_size // 8)))
     # one chunk per thread and minibatch where the cache budget allows (a
     # short remainder chunk costs a whole pass over the first layer's
     # gradient), else chunks of equal size
-    n_threads = max(1, min(effective_n_threads(), -(-batch_size // 8)))
     per_thread = -(-batch_size // n_threads)
     most = 2 * chunk_rows(layer_units, dtype.itemsize)
     chunk = -(-per_thread // -(-per_thread // most))
@@ -248,7 +258,8 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental):
                 opt.sync(runner)
 
             est.n_iter_ += 1
-            est.loss_ = accumulated_loss / n_samples
+            # a numpy.float64, as sklearn's (its accumulator becomes one)
+            est.loss_ = np.float64(accumulated_loss) / n_samples
             est.t_ += n_samples
             est.loss_curve_.append(est.loss_)
             if est.verbose:

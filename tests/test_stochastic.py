@@ -199,6 +199,16 @@ def test_early_stopping_parity(task, solver, weighted):
     assert_same_run(a, b)
 
 
+@pytest.mark.parametrize("task", ["binary", "regression"])
+def test_early_stopping_unshuffled_parity(task):
+    # without shuffling the minibatches walk the split's training rows in order
+    ours, theirs, X, y, sw = TASKS[task]
+    params = _params(solver="sgd", early_stopping=True, shuffle=False, max_iter=8,
+                     tol=1e-2, learning_rate_init=0.01, n_iter_no_change=2)
+    a, b = _fit_both(ours, theirs, X, y, sample_weight=sw, **params)
+    assert_same_run(a, b)
+
+
 def test_early_stopping_stratified_error():
     X = [[1, 2], [2, 3], [3, 4], [4, 5]]
     y = [0, 0, 0, 1]
@@ -482,3 +492,25 @@ def test_epoch_runner_checks_its_arrays():
     with pytest.raises(ValueError, match="batch_size"):
         r.run(None, 5, 0)
     assert np.isfinite(r.run(None, 5, 2))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_update_instruction_set_gives_the_same_bits(dtype):
+    # AVX-512, AVX2 and plain C adam updates (whichever this CPU has); 1585
+    # parameters and batches of 37 rows exercise the vector tails
+    params = _params(hidden_layer_sizes=(21,), batch_size=37, max_iter=2)
+    X = X_DIG.astype(dtype)
+    weights = []
+    try:
+        for cap in (2, 1, 0):
+            _kernels._set_update_simd_cap(cap)
+            m = MLPClassifier(**params).fit(X, Y_DIG)
+            weights.append([w.copy() for w in m.coefs_ + m.intercepts_])
+    finally:
+        _kernels._set_update_simd_cap(2)
+    for other in weights[1:]:
+        for a, b in zip(weights[0], other):
+            assert_array_equal(a, b)
+    ref = SkMLPClassifier(**params).fit(X, Y_DIG)
+    rtol = RTOL if dtype == np.float64 else 1e-4
+    assert_same_weights(m, ref, rtol=rtol)
