@@ -56,6 +56,57 @@ class StochasticOptimizerState:
             self.ms = np.zeros(n_params, dtype=dtype)
             self.vs = np.zeros(n_params, dtype=dtype)
 
+    @classmethod
+    def from_sklearn(cls, sk_optimizer):
+        """The state of a sklearn SGDOptimizer / AdamOptimizer (for a model
+        carried over from sklearn: partial_fit goes on where sklearn's would)."""
+        state = cls.__new__(cls)
+        state.learning_rate_init = sk_optimizer.learning_rate_init
+        state.learning_rate = sk_optimizer.learning_rate
+        if hasattr(sk_optimizer, "velocities"):
+            state.solver = "sgd"
+            for name in ("lr_schedule", "momentum", "nesterov", "power_t"):
+                setattr(state, name, getattr(sk_optimizer, name))
+            state.velocities = np.concatenate([np.ravel(v) for v in sk_optimizer.velocities])
+        else:
+            state.solver = "adam"
+            for name in ("beta_1", "beta_2", "epsilon", "t"):
+                setattr(state, name, getattr(sk_optimizer, name))
+            state.ms = np.concatenate([np.ravel(m) for m in sk_optimizer.ms])
+            state.vs = np.concatenate([np.ravel(v) for v in sk_optimizer.vs])
+        return state
+
+    def to_sklearn(self, coefs, intercepts):
+        """This state as sklearn's optimizer object for a model with these
+        coefs_ / intercepts_ (the shapes of its buffers)."""
+        from sklearn.neural_network._stochastic_optimizers import (
+            AdamOptimizer,
+            SGDOptimizer,
+        )
+
+        shapes = [np.shape(w) for w in list(coefs) + list(intercepts)]
+
+        def split(packed):
+            out, off = [], 0
+            for shape in shapes:
+                size = int(np.prod(shape))
+                out.append(packed[off:off + size].reshape(shape).copy())
+                off += size
+            return out
+
+        zeros = [np.zeros(shape) for shape in shapes]
+        if self.solver == "sgd":
+            opt = SGDOptimizer(zeros, self.learning_rate_init, self.lr_schedule,
+                               self.momentum, self.nesterov, self.power_t)
+            opt.velocities = split(self.velocities)
+        else:
+            opt = AdamOptimizer(zeros, self.learning_rate_init, self.beta_1,
+                                self.beta_2, self.epsilon)
+            opt.t = self.t
+            opt.ms, opt.vs = split(self.ms), split(self.vs)
+        opt.learning_rate = self.learning_rate
+        return opt
+
     def buffers(self, n_params, dtype):
         """The packed state buffers in the model's dtype (converted in place of
         the old ones if a later call trains in another dtype)."""
@@ -161,6 +212,8 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental):
     n_params = sum(a * b + b for a, b in zip(layer_units[:-1], layer_units[1:]))
     if not incremental or not hasattr(est, "_optimizer"):
         est._optimizer = StochasticOptimizerState(est, n_params, dtype)
+    elif not isinstance(est._optimizer, StochasticOptimizerState):
+        est._optimizer = StochasticOptimizerState.from_sklearn(est._optimizer)
     opt = est._optimizer
 
     # early_stopping in partial_fit doesn't make sense
