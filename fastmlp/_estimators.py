@@ -5,6 +5,7 @@ parameter; the numerical work is done by the compiled core (_kernels) on one
 packed parameter vector.
 """
 
+import threading
 import warnings
 from numbers import Integral, Real
 
@@ -45,6 +46,41 @@ from fastmlp._stochastic import fit_stochastic
 from fastmlp._threads import blas_single_thread
 
 _STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+
+class _SharedBlasLimit:
+    """blas_single_thread() shared by every fit and predict running at once.
+
+    threadpoolctl's limit is process-wide and restores what it saw on entry:
+    two overlapping calls from different Python threads would let the second
+    save the first's limit (1) and restore it last, leaving BLAS on one
+    thread for the rest of the process. Here the first call in sets the limit
+    and the last one out restores the original.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._count = 0
+        self._limiter = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._count == 0:
+                self._limiter = blas_single_thread()
+                self._limiter.__enter__()
+            self._count += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        with self._lock:
+            self._count -= 1
+            if self._count == 0:
+                limiter, self._limiter = self._limiter, None
+                limiter.__exit__(None, None, None)
+        return False
+
+
+_BLAS_LIMIT = _SharedBlasLimit()
 
 
 class FastmlpVersionWarning(InconsistentVersionWarning):
@@ -219,7 +255,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         Y = np.ascontiguousarray(y, dtype=dtype)
         Xk = as_kernel_input(X, dtype)
-        with blas_single_thread():
+        with _BLAS_LIMIT:
             if self.solver in _STOCHASTIC_SOLVERS:
                 self._fit_stochastic(X, Xk, Y, sample_weight, layer_units, incremental)
             else:
@@ -277,7 +313,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
         ws = make_workspace(layout, dtype, n, with_grad=False)
         params = pack(self.coefs_, self.intercepts_, dtype)
         data = _kernels.Dataset(as_kernel_input(X, dtype), None, None, dtype)
-        with blas_single_thread():
+        with _BLAS_LIMIT:
             ws.forward(params, data, out)
         return out
 
