@@ -1,0 +1,235 @@
+"""Python threads: fits and predictions running at once give the same results
+as one at a time.
+
+Each fit or predict runs its own OpenMP team (the problems are sized so the
+kernel really splits rows over threads) and holds BLAS to one thread; several
+Python threads doing so at once must neither share buffers nor disturb each
+other's numbers, and must leave the BLAS thread limit as they found it.
+"""
+
+import threading
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+from numpy.testing import assert_array_equal
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_info
+
+import fastmlp
+
+N, N_FEATURES = 300, 10
+_rng = np.random.RandomState(0)
+X = _rng.randn(N, N_FEATURES)
+X[_rng.rand(N, N_FEATURES) < 0.3] = 0
+SW = _rng.uniform(0.2, 2.0, N)
+Y_MULTICLASS = _rng.randint(0, 4, N)
+Y_BINARY = (X[:, 0] + 0.5 * _rng.randn(N) > 0).astype(int)
+Y_MULTILABEL = (_rng.rand(N, 3) < 0.4).astype(int)
+Y_REG = X[:, 0] - 2 * X[:, 1] ** 2 + 0.1 * _rng.randn(N)
+Y_POISSON = _rng.poisson(np.exp(0.3 * X[:, 0])).astype(float)
+
+
+def _jobs():
+    """(name, estimator factory, fit args, fit kwargs): every task, both
+    dtypes, dense and sparse, with and without weights. Sizes keep the
+    kernel's parallel path on (rows x parameters >= 40000)."""
+    C, R = fastmlp.MLPClassifier, fastmlp.MLPRegressor
+    kw = dict(solver="lbfgs", max_iter=15, random_state=0, hidden_layer_sizes=(24,))
+    return [
+        ("multiclass relu", lambda: C(**kw), (X, Y_MULTICLASS), {}),
+        ("binary logistic", lambda: C(activation="logistic", **kw), (X, Y_BINARY), {}),
+        ("multilabel tanh csr", lambda: C(activation="tanh", **kw),
+         (sp.csr_matrix(X), Y_MULTILABEL), {}),
+        ("regression weighted", lambda: R(**kw), (X, Y_REG), dict(sample_weight=SW)),
+        ("poisson F-ordered", lambda: R(loss="poisson", **kw),
+         (np.asfortranarray(X), Y_POISSON), {}),
+        ("float32 two layers", lambda: C(**{**kw, "hidden_layer_sizes": (16, 8)}),
+         (X.astype(np.float32), Y_MULTICLASS), {}),
+    ]
+
+
+JOBS = _jobs()
+
+
+def _fit(job):
+    name, make, args, kwargs = job
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = make().fit(*args, **kwargs)
+    return est
+
+
+def _state(est):
+    return (
+        [w.copy() for w in est.coefs_ + est.intercepts_],
+        est.loss_,
+        est.n_iter_,
+        list(est.loss_curve_),
+    )
+
+
+def _assert_same_state(got, want, name):
+    weights, loss, n_iter, curve = got
+    assert n_iter == want[2], name
+    assert loss == want[1] or (np.isnan(loss) and np.isnan(want[1])), name
+    assert curve == want[3], name
+    assert len(weights) == len(want[0])
+    for a, b in zip(weights, want[0]):
+        assert a.dtype == b.dtype
+        assert_array_equal(a, b, err_msg=name)
+
+
+@pytest.fixture(scope="module")
+def sequential():
+    """Every job fitted alone, one after the other."""
+    return {job[0]: _state(_fit(job)) for job in JOBS}
+
+
+def _blas_threads():
+    return sorted(
+        (i["filepath"], i["num_threads"]) for i in threadpool_info() if i["user_api"] == "blas"
+    )
+
+
+def test_concurrent_fits_with_executor(sequential):
+    """Every job submitted twice to a pool as wide as the job list: each fit
+    equals its sequential twin, bit for bit."""
+    jobs = JOBS * 2
+    with ThreadPoolExecutor(max_workers=len(JOBS)) as pool:
+        states = list(pool.map(lambda job: _state(_fit(job)), jobs))
+    for job, state in zip(jobs, states):
+        _assert_same_state(state, sequential[job[0]], job[0])
+
+
+def test_concurrent_fits_started_together(sequential):
+    """Raw threads released by a barrier so their fits really overlap."""
+    barrier = threading.Barrier(len(JOBS))
+    results, errors = {}, []
+
+    def work(job):
+        try:
+            barrier.wait()
+            results[job[0]] = _state(_fit(job))
+        except BaseException as e:  # noqa: BLE001 - reported below
+            errors.append(e)
+
+    threads = [threading.Thread(target=work, args=(job,)) for job in JOBS]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors
+    for name, state in results.items():
+        _assert_same_state(state, sequential[name], name)
+    assert len(results) == len(JOBS)
+
+
+def test_same_estimator_class_fitted_from_threads_on_other_data(sequential):
+    """Many fits of one configuration on different row subsets at once (the
+    same code path everywhere, the most sharing there could be)."""
+    subsets = [np.arange(i, N, 4) for i in range(4)] * 2
+    make = lambda: fastmlp.MLPClassifier(  # noqa: E731
+        hidden_layer_sizes=(64,), solver="lbfgs", max_iter=10, random_state=1)
+
+    def fit(rows):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            return _state(make().fit(X[rows], Y_MULTICLASS[rows]))
+
+    alone = [fit(rows) for rows in subsets]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        together = list(pool.map(fit, subsets))
+    for i, (a, b) in enumerate(zip(together, alone)):
+        _assert_same_state(a, b, f"subset {i}")
+
+
+@pytest.mark.parametrize("kind", ["classifier", "regressor"])
+def test_shared_model_predicts_identically_from_threads(kind):
+    """One fitted model, many threads predicting at once on overlapping
+    inputs (dense, F-ordered, CSR, slices): bitwise equal to one at a time."""
+    rng = np.random.RandomState(3)
+    Xbig = rng.randn(3000, N_FEATURES)
+    if kind == "classifier":
+        est = fastmlp.MLPClassifier(hidden_layer_sizes=(32, 16), solver="lbfgs",
+                                    max_iter=5, random_state=0)
+        y = rng.randint(0, 5, len(Xbig))
+        methods = ["predict", "predict_proba", "predict_log_proba"]
+    else:
+        est = fastmlp.MLPRegressor(hidden_layer_sizes=(32, 16), solver="lbfgs",
+                                   max_iter=5, random_state=0)
+        y = Xbig[:, 0] + rng.randn(len(Xbig))
+        methods = ["predict"]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(Xbig, y)
+    inputs = [Xbig, np.asfortranarray(Xbig), sp.csr_matrix(Xbig), Xbig[::3], Xbig[5:6],
+              Xbig.astype(np.float32)]
+    tasks = [(m, i) for m in methods for i in range(len(inputs))] * 3
+    expected = {(m, i): getattr(est, m)(inputs[i]) for m, i in set(tasks)}
+
+    def run(task):
+        m, i = task
+        return getattr(est, m)(inputs[i])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        got = list(pool.map(run, tasks))
+    for task, out in zip(tasks, got):
+        assert out.dtype == expected[task].dtype
+        assert_array_equal(out, expected[task], err_msg=str(task))
+
+
+def test_blas_thread_limit_restored_after_concurrent_fits():
+    """Each fit holds BLAS to one thread while it runs; overlapping fits must
+    still leave the process's BLAS limit as it was (a limit saved by one
+    thread while another held it would otherwise stick at 1)."""
+    before = _blas_threads()
+    barrier = threading.Barrier(4)
+
+    def work(i):
+        barrier.wait()
+        for _ in range(3):
+            _fit(JOBS[i % len(JOBS)])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert _blas_threads() == before
+
+
+def test_blas_limit_overlapping_calls_interleaved():
+    """The same race, forced: A enters, B enters, A leaves (B still running:
+    BLAS must stay at one thread), B leaves (the original limit is back)."""
+    from fastmlp._estimators import _BLAS_LIMIT
+
+    before = _blas_threads()
+    a_in, b_in, a_out, b_may_leave = (threading.Event() for _ in range(4))
+    seen = {}
+
+    def a():
+        with _BLAS_LIMIT:
+            a_in.set()
+            b_in.wait(10)
+        a_out.set()
+
+    def b():
+        a_in.wait(10)
+        with _BLAS_LIMIT:
+            b_in.set()
+            a_out.wait(10)
+            seen["while b runs"] = _blas_threads()
+            b_may_leave.wait(10)
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    a_out.wait(10)
+    b_may_leave.set()
+    for t in threads:
+        t.join()
+    assert all(n == 1 for _, n in seen["while b runs"])
+    assert _blas_threads() == before
