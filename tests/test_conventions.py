@@ -1,0 +1,383 @@
+"""scikit-learn conventions: tags, parameters and cloning, metadata routing of
+sample_weight, feature names, and parallel model selection (joblib workers)."""
+
+import inspect
+import warnings
+
+import numpy as np
+import pytest
+import sklearn
+import sklearn.neural_network as sk
+from joblib import Parallel, cpu_count, delayed, effective_n_jobs
+from numpy.testing import assert_allclose, assert_array_equal
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.exceptions import ConvergenceWarning, UnsetMetadataPassedError
+from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import StandardScaler
+
+import fastmlp
+from fastmlp import MLPClassifier, MLPRegressor
+from fastmlp._threads import effective_n_threads
+
+pd = pytest.importorskip("pandas")
+
+X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
+X = X_DIGITS[:300]
+Y = Y_DIGITS[:300]
+_rng = np.random.RandomState(0)
+SW = _rng.uniform(0.2, 3.0, len(Y))
+Y_REG = X[:, 20] - 0.5 * X[:, 30] + 0.1 * _rng.randn(len(Y))
+
+LBFGS = dict(hidden_layer_sizes=(12,), solver="lbfgs", max_iter=30, random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def _no_convergence_warnings():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        yield
+
+
+def _weights(est):
+    return est.coefs_ + est.intercepts_
+
+
+def assert_same_weights(a, b):
+    for u, v in zip(_weights(a), _weights(b), strict=True):
+        assert_array_equal(u, v)
+
+
+# ------------------------------------------------------------------- tags --
+
+
+def test_classifier_tags():
+    tags = MLPClassifier().__sklearn_tags__()
+    assert tags.estimator_type == "classifier"
+    assert tags.input_tags.sparse
+    assert tags.input_tags.two_d_array
+    assert not tags.input_tags.allow_nan
+    assert tags.classifier_tags.multi_class
+    assert tags.classifier_tags.multi_label  # y as a label indicator matrix
+    # no multiclass-multioutput y (LabelBinarizer refuses it, as in sklearn)
+    assert not tags.target_tags.multi_output
+    assert tags.target_tags.single_output
+    assert tags.target_tags.required
+    assert tags.transformer_tags is None and tags.regressor_tags is None
+    assert tags.requires_fit and not tags.non_deterministic
+    assert not tags.array_api_support
+    assert tags == sk.MLPClassifier().__sklearn_tags__()
+
+
+def test_regressor_tags():
+    tags = MLPRegressor().__sklearn_tags__()
+    assert tags.estimator_type == "regressor"
+    assert tags.input_tags.sparse
+    assert not tags.input_tags.allow_nan
+    assert tags.target_tags.multi_output  # sklearn's class leaves this False
+    assert tags.target_tags.single_output
+    assert tags.transformer_tags is None and tags.classifier_tags is None
+    skt = sk.MLPRegressor().__sklearn_tags__()
+    skt.target_tags.multi_output = True
+    assert tags == skt
+
+
+def test_tags_match_what_fit_accepts():
+    import scipy.sparse as sp
+
+    MLPClassifier(**LBFGS).fit(sp.csr_matrix(X), Y)
+    multilabel = np.c_[Y % 2, Y > 4, Y == 3].astype(int)
+    clf = MLPClassifier(**LBFGS).fit(X, multilabel)
+    assert clf.predict(X).shape == multilabel.shape
+    y2 = np.c_[Y_REG, -Y_REG]
+    reg = MLPRegressor(**LBFGS).fit(sp.csc_matrix(X), y2)
+    assert reg.predict(X).shape == y2.shape
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+def test_float32_preserved(solver):
+    """Not a tag for predictors (transformer_tags.preserves_dtype is for
+    transformers): float32 input trains and predicts in float32, as sklearn's."""
+    X32 = (X / 16).astype(np.float32)
+    params = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=5, random_state=0)
+    clf = MLPClassifier(**params).fit(X32, Y)
+    reg = MLPRegressor(**params).fit(X32, Y_REG.astype(np.float32))
+    for est in (clf, reg):
+        assert all(w.dtype == np.float32 for w in _weights(est))
+    assert clf.predict_proba(X32).dtype == np.float32
+    assert reg.predict(X32).dtype == np.float32
+    assert reg.predict(X32.astype(np.float64)).dtype == np.float64
+    # (sklearn's lbfgs hands back float64 weights, so float64 predictions;
+    # fastmlp keeps float32 for every solver: see test_estimators)
+
+
+# ------------------------------------------- get_params, set_params, clone --
+
+
+@pytest.mark.parametrize("name", ["MLPClassifier", "MLPRegressor"])
+def test_params_match_sklearn(name):
+    ours = getattr(fastmlp, name)().get_params()
+    theirs = getattr(sk, name)().get_params()
+    ours.pop("class_weight", None)  # fastmlp's addition (see test_interop)
+    assert ours == theirs
+
+
+def test_set_params_and_clone():
+    est = MLPClassifier(random_state=0)
+    assert est.set_params(alpha=0.5, hidden_layer_sizes=(7, 3), solver="lbfgs") is est
+    assert est.get_params()["alpha"] == 0.5
+    assert est.hidden_layer_sizes == (7, 3)
+    with pytest.raises(ValueError, match="Invalid parameter"):
+        est.set_params(not_a_param=1)
+    est.fit(X, Y)
+    copy = clone(est)
+    assert copy.get_params() == est.get_params()
+    assert not hasattr(copy, "coefs_")
+    assert "hidden_layer_sizes=(7, 3)" in repr(copy)
+    # a clone fits to the same model
+    assert_same_weights(copy.fit(X, Y), est)
+
+
+def test_nested_params_in_pipeline():
+    pipe = Pipeline([("scale", StandardScaler()), ("mlp", MLPRegressor())])
+    pipe.set_params(mlp__alpha=0.01, mlp__solver="lbfgs")
+    assert pipe.get_params()["mlp__alpha"] == 0.01
+    assert pipe.named_steps["mlp"].solver == "lbfgs"
+    assert clone(pipe).get_params()["mlp__alpha"] == 0.01
+
+
+# ------------------------------------------------ metadata routing (weights) --
+
+
+@pytest.mark.parametrize("est", [MLPClassifier(), MLPRegressor()],
+                         ids=["classifier", "regressor"])
+def test_request_methods_exist(est):
+    """BaseEstimator makes set_{fit,score,partial_fit}_request from the
+    sample_weight parameters of fit, score and partial_fit."""
+    assert "sample_weight" in inspect.signature(est.set_fit_request).parameters
+    assert "sample_weight" in inspect.signature(est.set_score_request).parameters
+    assert "sample_weight" in inspect.signature(
+        est.set_partial_fit_request).parameters
+    with sklearn.config_context(enable_metadata_routing=True):
+        est = clone(est)
+        assert est.set_fit_request(sample_weight=True) is est
+        assert est.set_score_request(sample_weight=False) is est
+        routing = est.get_metadata_routing()
+        assert routing.fit.requests == {"sample_weight": True}
+        assert routing.score.requests == {"sample_weight": False}
+        assert clone(est).get_metadata_routing().fit.requests == {"sample_weight": True}
+    assert "classes" in inspect.signature(
+        MLPClassifier().set_partial_fit_request).parameters
+
+
+def _pipe(est):
+    return Pipeline([("scale", StandardScaler()), ("mlp", est)])
+
+
+def _direct(est, X, y, sw):
+    """est fitted on X scaled as the pipeline scales it (unweighted scaler)."""
+    return clone(est).fit(StandardScaler().fit_transform(X), y, sample_weight=sw)
+
+
+@pytest.mark.parametrize("est", [MLPClassifier(**LBFGS), MLPRegressor(**LBFGS)],
+                         ids=["classifier", "regressor"])
+def test_pipeline_routes_sample_weight(est):
+    y = Y if isinstance(est, MLPClassifier) else Y_REG
+    expected = _direct(est, X, y, SW)
+    unweighted = _direct(est, X, y, None)
+    assert not np.allclose(expected.coefs_[0], unweighted.coefs_[0])
+
+    # default (no routing): the step__param fit parameter
+    plain = _pipe(clone(est)).fit(X, y, mlp__sample_weight=SW)
+    assert_same_weights(plain.named_steps["mlp"], expected)
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        routed_est = clone(est).set_fit_request(sample_weight=True)
+        scaler = StandardScaler().set_fit_request(sample_weight=False)
+        pipe = Pipeline([("scale", scaler), ("mlp", routed_est)])
+        pipe.fit(X, y, sample_weight=SW)
+        assert_same_weights(pipe.named_steps["mlp"], expected)
+
+        # a request left unset is an error, not silently dropped weights
+        unset = Pipeline([("scale", scaler), ("mlp", clone(est))])
+        with pytest.raises(UnsetMetadataPassedError):
+            unset.fit(X, y, sample_weight=SW)
+        # requested by no step: an error too
+        declined = Pipeline([("scale", scaler),
+                             ("mlp", clone(est).set_fit_request(sample_weight=False))])
+        with pytest.raises(TypeError, match="not routed to any object"):
+            declined.fit(X, y, sample_weight=SW)
+
+
+def _manual_search(grid_alphas, cv, score_weights):
+    """mean test accuracy per alpha of the weighted pipeline, by hand."""
+    means = []
+    for alpha in grid_alphas:
+        scores = []
+        for train, test in cv.split(X):
+            pipe = _pipe(MLPClassifier(**LBFGS).set_params(alpha=alpha))
+            pipe.fit(X[train], Y[train], mlp__sample_weight=SW[train])
+            sw = SW[test] if score_weights else None
+            scores.append(pipe.score(X[test], Y[test], sample_weight=sw))
+        means.append(np.mean(scores))
+    return np.array(means)
+
+
+def test_grid_search_routes_sample_weight():
+    alphas = [1e-4, 1.0]
+    grid = {"mlp__alpha": alphas}
+    cv = KFold(3)
+    # default (no routing): fit parameters go to fit, scoring is unweighted
+    plain = GridSearchCV(_pipe(MLPClassifier(**LBFGS)), grid, cv=cv)
+    plain.fit(X, Y, mlp__sample_weight=SW)
+
+    with sklearn.config_context(enable_metadata_routing=True):
+        mlp = MLPClassifier(**LBFGS).set_fit_request(sample_weight=True)
+        mlp.set_score_request(sample_weight=True)
+        scaler = StandardScaler().set_fit_request(sample_weight=False)
+        routed = GridSearchCV(Pipeline([("scale", scaler), ("mlp", mlp)]), grid, cv=cv)
+        routed.fit(X, Y, sample_weight=SW)
+
+    assert_allclose(plain.cv_results_["mean_test_score"],
+                    _manual_search(alphas, cv, score_weights=False))
+    assert_allclose(routed.cv_results_["mean_test_score"],
+                    _manual_search(alphas, cv, score_weights=True))
+    for search in (plain, routed):
+        best = MLPClassifier(**LBFGS).set_params(alpha=search.best_params_["mlp__alpha"])
+        assert_same_weights(search.best_estimator_.named_steps["mlp"],
+                            _direct(best, X, Y, SW))
+
+
+# ---------------------------------------------------------- feature names --
+
+
+def _frame(X):
+    return pd.DataFrame(X, columns=[f"px{i}" for i in range(X.shape[1])])
+
+
+def _warnings_of(call):
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        call()
+    return [str(w.message) for w in record
+            if not issubclass(w.category, ConvergenceWarning)]
+
+
+def _outcome(call):
+    """(exception type and message, or None; warning messages) of call()."""
+    error = None
+    with warnings.catch_warnings(record=True) as record:
+        warnings.simplefilter("always")
+        try:
+            call()
+        except Exception as exc:  # noqa: BLE001 - compared with sklearn's
+            error = (type(exc), str(exc))
+    msgs = [str(w.message) for w in record if not issubclass(w.category, ConvergenceWarning)]
+    return error, msgs
+
+
+XF = _frame(X)
+
+FEATURE_NAME_CASES = {
+    "fit frame, predict frame": (XF, lambda m: m.predict(XF)),
+    "fit frame, predict array": (XF, lambda m: m.predict(X)),
+    "fit array, predict frame": (X, lambda m: m.predict(XF)),
+    "fit frame, predict reordered": (XF, lambda m: m.predict(XF[XF.columns[::-1]])),
+    "fit frame, predict renamed": (
+        XF, lambda m: m.predict(XF.rename(columns={"px0": "other"}))),
+    "fit frame, predict_proba array": (XF, lambda m: m.predict_proba(X)),
+    "fit frame, score array": (XF, lambda m: m.score(X, Y)),
+    "fit int columns, predict frame": (
+        pd.DataFrame(X), lambda m: m.predict(pd.DataFrame(X))),
+    "fit frame, refit renamed": (
+        XF, lambda m: m.fit(XF.rename(columns={"px0": "other"}), Y)),
+}
+
+
+@pytest.mark.parametrize("case", list(FEATURE_NAME_CASES))
+def test_feature_names_like_sklearn(case):
+    fit_X, call = FEATURE_NAME_CASES[case]
+    outcomes = []
+    for module in (sk, fastmlp):
+        est = module.MLPClassifier(**LBFGS).fit(fit_X, Y)
+        names = getattr(est, "feature_names_in_", None)
+        error, msgs = _outcome(lambda: call(est))
+        # the messages name the class: both are called MLPClassifier
+        outcomes.append((None if names is None else list(names), error, msgs))
+    assert outcomes[0] == outcomes[1]
+
+
+def test_feature_names_in_and_mismatch_warning():
+    est = MLPRegressor(**LBFGS).fit(XF, Y_REG)
+    assert_array_equal(est.feature_names_in_, XF.columns.to_numpy(dtype=object))
+    assert est.n_features_in_ == X.shape[1]
+    msgs = _warnings_of(lambda: est.predict(X))
+    assert msgs == ["X does not have valid feature names, but MLPRegressor was "
+                    "fitted with feature names"]
+    with pytest.raises(ValueError, match="Feature names must be in the same order"):
+        est.predict(XF[XF.columns[::-1]])
+    plain = MLPRegressor(**LBFGS).fit(X, Y_REG)
+    assert not hasattr(plain, "feature_names_in_")
+    msgs = _warnings_of(lambda: plain.predict(XF))
+    assert msgs == ["X has feature names, but MLPRegressor was fitted without "
+                    "feature names"]
+    # the same model from a frame and from its values (the frame's values
+    # arrive column-major: the same sums to rounding)
+    for a, b in zip(_weights(est), _weights(plain)):
+        assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+
+
+def test_partial_fit_keeps_feature_names():
+    est = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
+    est.partial_fit(XF, Y, classes=np.unique(Y))
+    assert_array_equal(est.feature_names_in_, XF.columns)
+    assert _warnings_of(lambda: est.partial_fit(XF, Y)) == []
+    assert _warnings_of(lambda: est.partial_fit(X, Y)) == [
+        "X does not have valid feature names, but MLPClassifier was fitted with "
+        "feature names"]
+
+
+# ------------------------------------------------ parallel model selection --
+
+
+@pytest.mark.parametrize("n_jobs", [2, -1])
+def test_loky_workers_do_not_oversubscribe(n_jobs):
+    """Inside joblib's loky workers fastmlp's OpenMP team follows the limit
+    joblib sets (OMP_NUM_THREADS = cpu_count() // n_workers in each worker),
+    so n_workers workers run at most cpu_count() compute threads together."""
+    n_workers = effective_n_jobs(n_jobs)
+    threads = Parallel(n_jobs=n_jobs, backend="loky")(
+        delayed(effective_n_threads)() for _ in range(2 * n_workers))
+    assert min(threads) >= 1
+    assert max(threads) * n_workers <= cpu_count()
+
+
+def _search(n_jobs):
+    search = GridSearchCV(
+        _pipe(MLPClassifier(**LBFGS)),
+        {"mlp__alpha": [1e-4, 1e-1], "mlp__hidden_layer_sizes": [(8,), (12,)]},
+        cv=KFold(3),
+        n_jobs=n_jobs,
+    )
+    return search.fit(X, Y)
+
+
+def test_grid_search_n_jobs_2_equals_n_jobs_1():
+    one, two = _search(1), _search(2)
+    assert one.best_params_ == two.best_params_
+    # workers run one OpenMP thread where the parent may run more: the
+    # gradient sums are grouped differently, so equal to rounding only
+    assert_allclose(two.cv_results_["mean_test_score"],
+                    one.cv_results_["mean_test_score"], rtol=1e-6)
+    for a, b in zip(_weights(one.best_estimator_[-1]), _weights(two.best_estimator_[-1])):
+        assert_allclose(a, b, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("est", [MLPClassifier(**LBFGS), MLPRegressor(**LBFGS)],
+                         ids=["classifier", "regressor"])
+def test_cross_val_score_n_jobs_all_equals_n_jobs_1(est):
+    y = Y if isinstance(est, MLPClassifier) else Y_REG
+    one = cross_val_score(_pipe(est), X, y, cv=KFold(4), n_jobs=1)
+    every = cross_val_score(_pipe(est), X, y, cv=KFold(4), n_jobs=-1)
+    assert_allclose(every, one, rtol=1e-6)
