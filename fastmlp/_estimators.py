@@ -32,6 +32,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastmlp import _kernels
+from fastmlp._callbacks import CallbackSupportMixin, FitProgress, with_callbacks
 from fastmlp._interop import from_sklearn, to_sklearn
 from fastmlp._version import __version__
 from fastmlp._network import (
@@ -119,8 +120,13 @@ def _check_sample_weight(sample_weight, X, dtype):
     return sw
 
 
-class BaseMultilayerPerceptron(BaseEstimator):
-    """Shared machinery of MLPClassifier and MLPRegressor."""
+class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
+    """Shared machinery of MLPClassifier and MLPRegressor.
+
+    ``set_callbacks`` takes sklearn's callbacks (sklearn.callback): one task
+    per fit, one subtask per L-BFGS iteration or sgd/adam epoch (see
+    fastmlp._callbacks).
+    """
 
     _parameter_constraints: dict = {
         "hidden_layer_sizes": [
@@ -208,6 +214,7 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
     # --------------------------------------------------------------- fit --
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -227,9 +234,14 @@ class BaseMultilayerPerceptron(BaseEstimator):
             The fitted model.
         """
         self._validate_params()
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        return self._fit(
+            X, y, sample_weight=sample_weight, incremental=False,
+            callback_data=(X, y, sample_weight),
+        )
 
-    def _fit(self, X, y, sample_weight=None, incremental=False):
+    def _fit(self, X, y, sample_weight=None, incremental=False, callback_data=None):
+        """callback_data: (X, y, sample_weight) as fit got them, for the
+        callbacks' hooks; None (partial_fit): no callbacks."""
         hidden = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
@@ -255,11 +267,20 @@ class BaseMultilayerPerceptron(BaseEstimator):
 
         Y = np.ascontiguousarray(y, dtype=dtype)
         Xk = as_kernel_input(X, dtype)
+        stochastic = self.solver in _STOCHASTIC_SOLVERS
+        progress = None
+        if callback_data is not None:
+            # L-BFGS begins one iteration more than it runs (sklearn's bridge)
+            progress = FitProgress.start(
+                self, *callback_data,
+                task_name="epoch" if stochastic else "lbfgs-iter",
+                max_subtasks=self.max_iter if stochastic else self.max_iter + 1,
+            )
         with _BLAS_LIMIT:
-            if self.solver in _STOCHASTIC_SOLVERS:
+            if stochastic:
                 self._fit_stochastic(X, Xk, Y, sample_weight, layer_units, incremental)
             else:
-                self._fit_lbfgs(Xk, Y, sample_weight, layer_units)
+                self._fit_lbfgs(Xk, Y, sample_weight, layer_units, progress)
 
         for w in self.coefs_ + self.intercepts_:
             if not np.isfinite(w).all():
@@ -267,9 +288,11 @@ class BaseMultilayerPerceptron(BaseEstimator):
                     "Solver produced non-finite parameter weights. The input data may"
                     " contain large values and need to be preprocessed."
                 )
+        if progress is not None:
+            progress.finish()
         return self
 
-    def _fit_lbfgs(self, Xk, Y, sample_weight, layer_units):
+    def _fit_lbfgs(self, Xk, Y, sample_weight, layer_units, progress=None):
         dtype = Y.dtype
         layout = make_layout(layer_units, self.activation, self.out_activation_, dtype)
         ws = make_workspace(layout, dtype, Y.shape[0])
@@ -278,10 +301,36 @@ class BaseMultilayerPerceptron(BaseEstimator):
         if not sw_sum > 0:
             raise ValueError("The sample weights must sum to a positive number.")
         x0 = pack(self.coefs_, self.intercepts_, np.float64)
+        on_iteration = None
+        if progress is not None and progress.per_step:
+
+            def state(x, n_iter, loss):
+                # the estimator as if the fit had stopped at x (called by
+                # sklearn only for hooks that take fitted_estimator)
+                def attributes():
+                    coefs, intercepts = unpack(x.astype(dtype), layout)
+                    out = dict(coefs_=coefs, intercepts_=intercepts, n_iter_=n_iter)
+                    if loss is not None:
+                        out["loss_"] = np.float64(loss)
+                    return out
+
+                return attributes
+
+            def on_iteration(x, n_iter, loss):
+                # end the iteration scipy finished, begin the next one
+                if progress.end(state(x, n_iter, loss)):
+                    return True
+                progress.begin(state(x, n_iter, loss))
+                return False
+
+            progress.begin(state(x0, 0, None))
         result = fit_lbfgs(
             ws, data, x0, alpha=self.alpha, sw_sum=sw_sum, max_iter=self.max_iter,
             max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
+            on_iteration=on_iteration,
         )
+        if progress is not None:
+            progress.close()
         self.n_iter_ = result.n_iter
         self.loss_ = result.loss
         self.loss_curve_ = result.loss_curve
@@ -435,6 +484,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
+    @with_callbacks
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -454,8 +504,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             The fitted model.
         """
         self._validate_params()
-        sample_weight = self._with_class_weight(y, sample_weight)
-        return self._fit(X, y, sample_weight=sample_weight, incremental=False)
+        weights = self._with_class_weight(y, sample_weight)
+        return self._fit(
+            X, y, sample_weight=weights, incremental=False,
+            callback_data=(X, y, sample_weight),
+        )
 
     def _with_class_weight(self, y, sample_weight):
         """sample_weight times the class weights, as sklearn's other

@@ -20,6 +20,7 @@ class LbfgsResult:
     loss: float
     n_iter: int
     loss_curve: list
+    stopped: bool = False  # by on_iteration (a callback), not by convergence
 
 
 def _warn_if_not_converged(result, max_iter):
@@ -43,10 +44,15 @@ def _warn_if_not_converged(result, max_iter):
     return n_iter
 
 
-def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose):
+def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose,
+              on_iteration=None):
     """Minimise the MLP objective from x0 (float64, packed) with L-BFGS-B.
 
     ws: a kernels.Workspace; data: a kernels.Dataset of the same dtype.
+    on_iteration: None, or called as on_iteration(x, n_iter, loss) after each
+    iteration (x: scipy's iterate, valid during the call); a true return
+    stops the minimisation there (scipy's StopIteration), without a
+    ConvergenceWarning.
     Returns the final packed parameters (float64), loss, iterations and the
     loss after every iteration.
     """
@@ -71,8 +77,10 @@ def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose):
             return loss, grad64
 
     loss_curve = []
+    stopped = False
 
     def callback(intermediate_result):
+        nonlocal stopped
         loss_curve.append(float(intermediate_result.fun))
         if verbose:
             # the last evaluation is the accepted point of the line search
@@ -80,6 +88,11 @@ def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose):
                 "Iteration %d, loss = %.8f, max |gradient| = %.3e"
                 % (len(loss_curve), intermediate_result.fun, np.abs(grad).max())
             )
+        if on_iteration is not None and on_iteration(
+            intermediate_result.x, len(loss_curve), intermediate_result.fun
+        ):
+            stopped = True
+            raise StopIteration
 
     result = scipy.optimize.minimize(
         fun,
@@ -89,7 +102,11 @@ def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose):
         options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
         callback=callback,
     )
-    n_iter = _warn_if_not_converged(result, max_iter)
+    if stopped:
+        n_iter = min(result.nit, max_iter)
+    else:
+        n_iter = _warn_if_not_converged(result, max_iter)
     return LbfgsResult(
-        x=result.x, loss=np.float64(result.fun), n_iter=n_iter, loss_curve=loss_curve
+        x=result.x, loss=np.float64(result.fun), n_iter=n_iter, loss_curve=loss_curve,
+        stopped=stopped,
     )
