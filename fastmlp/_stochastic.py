@@ -27,8 +27,12 @@ from fastmlp._network import chunk_rows, make_layout, pack, unpack
 from fastmlp._threads import effective_n_threads
 
 # floating-point work of a minibatch (about 6 flops per row and parameter,
-# forward and back) below which it runs on one thread: ~0.5 ms of work
-_MIN_PARALLEL_BATCH_FLOPS = 2e7
+# forward and back) below which it runs on one thread (~50 us of work: a
+# parallel region per minibatch would cost more than it saves). Above it,
+# idle cores help (digits-sized batches: 1.3-1.5x on 2 cores), but cores
+# taken by other processes hurt: every minibatch waits at the region's
+# barrier for a descheduled thread (2-6x slower than one thread then).
+_MIN_PARALLEL_BATCH_FLOPS = 2e6
 
 
 class StochasticOptimizerState:
@@ -200,13 +204,17 @@ def _update_no_improvement_count(est, early_stopping, X_val, y_val, sw_val):
             est.best_loss_ = est.loss_curve_[-1]
 
 
-def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental):
+def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental,
+                   progress=None):
     """sklearn's _fit_stochastic over the compiled epochs.
 
     X: the validated input (dense or CSR/CSC, for the validation set); Xk: X
     as the kernels read it; Y: (n_samples, n_outputs) targets in the model's
     dtype (binarized for a classifier); sample_weight: None or the model's
-    dtype.
+    dtype. progress: None or a _callbacks.FitProgress, whose begin/end hooks
+    bracket every epoch (end returning True stops the fit after that epoch,
+    without the max_iter warning; a begun epoch cut short by Ctrl-C is left
+    to progress.close).
     """
     dtype = Y.dtype
     n_params = sum(a * b + b for a, b in zip(layer_units[:-1], layer_units[1:]))
@@ -262,9 +270,8 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental):
             )
         batch_size = int(np.clip(est.batch_size, 1, n_samples))
 
-    # threads only where a minibatch is worth a parallel region: one starts
-    # per minibatch, and on busy cores each waits for a descheduled thread
-    # (several times slower than one thread for digits-sized batches)
+    # threads only where a minibatch is worth a parallel region (one starts
+    # per minibatch)
     n_threads = effective_n_threads()
     if 6.0 * batch_size * n_params < _MIN_PARALLEL_BATCH_FLOPS:
         n_threads = 1
@@ -289,9 +296,25 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental):
     data = _kernels.Dataset(Xk, Y, sample_weight, dtype)
     runner = opt.make_runner(ws, data, params, grad, est.alpha)
 
+    hooks = progress is not None and progress.per_step
+
+    def state():
+        # the model at this point, for callbacks that ask for it: copies,
+        # since the packed vector goes on changing in place
+        out = dict(
+            coefs_=[c.copy() for c in est.coefs_],
+            intercepts_=[b.copy() for b in est.intercepts_],
+            n_iter_=est.n_iter_,
+        )
+        if getattr(est, "loss_", None) is not None:
+            out["loss_"] = est.loss_
+        return out
+
     try:
         est.n_iter_ = 0
         for it in range(est.max_iter):
+            if hooks:
+                progress.begin(state)
             if est.shuffle:
                 # sklearn.utils.shuffle(sample_idx, random_state=...) draws
                 # exactly this (one RandomState.shuffle of arange), without
@@ -325,6 +348,8 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental):
             # for learning rate that needs to be updated at iteration end
             opt.iteration_ends(est.t_)
 
+            stop_requested = hooks and progress.end(state)
+
             if est._no_improvement_count > est.n_iter_no_change:
                 # not better than last `n_iter_no_change` iterations by tol
                 # stop or decrease learning rate
@@ -345,7 +370,7 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental):
                 else:
                     est._no_improvement_count = 0
 
-            if incremental:
+            if incremental or stop_requested:
                 break
 
             if est.n_iter_ == est.max_iter:
