@@ -1,6 +1,11 @@
 """Shared by the benchmark suites: a pause before each timed block, and a
 speed-up table printed at the end of the session.
 
+Options: ``--full`` (or FASTMLP_BENCH_FULL=1) asks a suite for its full matrix
+instead of its quick subset (``config.getoption("--full")``). The machine's
+description (bench/machine.py: CPU, caches, memory, BLAS, versions) goes into
+pytest-benchmark's JSON under ``machine_info["fastmlp"]``.
+
 A benchmark records its median with ``speedups.record(case, label, benchmark)``
 after ``benchmark.pedantic(...)``; ``speedups.compare(case, baseline, subject,
 target=...)`` asks for the ratio median(baseline) / median(subject) in the
@@ -8,7 +13,10 @@ final table. Targets are reported, never asserted: timings on a shared machine
 are too noisy to fail a run on.
 """
 
+import os
+import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -79,6 +87,24 @@ def speedups(request):
 def settled():
     """Pause before a timed block so earlier threads have gone to sleep."""
     time.sleep(_SETTLE_S)
+
+
+def pytest_addoption(parser):
+    env = os.getenv("FASTMLP_BENCH_FULL", "").strip().lower()
+    parser.addoption(
+        "--full", action="store_true", default=env not in ("", "0", "false", "no"),
+        help="run the full benchmark matrix instead of the quick subset "
+             "(same as FASTMLP_BENCH_FULL=1)",
+    )
+
+
+def pytest_benchmark_update_machine_info(config, machine_info):
+    sys.path.insert(0, str(Path(__file__).parent))
+    try:
+        from machine import describe
+    finally:
+        sys.path.pop(0)
+    machine_info["fastmlp"] = describe()
 
 
 @pytest.hookimpl(trylast=True)
