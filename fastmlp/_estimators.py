@@ -278,7 +278,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             )
         with _BLAS_LIMIT:
             if stochastic:
-                self._fit_stochastic(X, Xk, Y, sample_weight, layer_units, incremental)
+                self._fit_stochastic(
+                    X, Xk, Y, sample_weight, layer_units, incremental, progress
+                )
             else:
                 self._fit_lbfgs(Xk, Y, sample_weight, layer_units, progress)
 
@@ -336,8 +338,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         self.loss_curve_ = result.loss_curve
         self.coefs_, self.intercepts_ = unpack(result.x.astype(dtype), layout)
 
-    def _fit_stochastic(self, X, Xk, Y, sample_weight, layer_units, incremental):
-        fit_stochastic(self, X, Xk, Y, sample_weight, layer_units, incremental)
+    def _fit_stochastic(self, X, Xk, Y, sample_weight, layer_units, incremental,
+                        progress=None):
+        fit_stochastic(
+            self, X, Xk, Y, sample_weight, layer_units, incremental, progress=progress
+        )
 
     # ----------------------------------------------------------- predict --
 
