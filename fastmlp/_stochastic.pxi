@@ -2,8 +2,9 @@
 # built on loss_grad_impl (same module, so every cdef function is visible).
 #
 # One call of EpochRunner.run is one epoch: for every minibatch of the given
-# row order, the batch's weight sum, loss_grad_impl over the batch's rows (dense
-# rows are gathered chunk by chunk into the layout's gather buffer, CSR rows are
+# row order, the batch's weight sum, loss_grad_impl over the batch's rows (in
+# as many parts as the workspace has threads, see batch_loss_grad; dense rows
+# are gathered chunk by chunk into the layout's gather buffer, CSR rows are
 # read in place) and an in-place sgd or adam update of the packed parameters.
 # Nothing is allocated per minibatch; the GIL is taken only now and then to let
 # Ctrl-C through (the parameters are always left after a complete update).
@@ -53,6 +54,9 @@ cdef extern from "_stochastic.h" nogil:
                     double neg_lr, float b1, float c1, float b2, float c2,
                     float eps) noexcept
     int fms_set_level_cap(int cap) noexcept
+    double fms_now() noexcept
+    double fms_cpu_now() noexcept
+    int fms_team_size() noexcept
 
 
 def _set_update_simd_cap(int cap):
@@ -95,23 +99,187 @@ cdef void update_params(OptSpec* opt, floating* p, const floating* g, floating* 
         # sklearn: learning_rate_init * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
         lr_t = (opt.learning_rate_init * sqrt(1 - pow(opt.beta_2, <double> opt.t))
                 / (1 - pow(opt.beta_1, <double> opt.t)))
+    cdef int team
     if P < PARALLEL_UPDATE_MIN or nt < 2:
         update_range(opt, p, g, s1, s2, 0, P, lr_t)
     else:
         with parallel(num_threads=nt):
+            # split over the threads that really run (the team may be smaller)
             t = omp_get_thread_num()
-            update_range(opt, p, g, s1, s2, (P * t) // nt, (P * (t + 1)) // nt, lr_t)
+            team = fms_team_size()
+            update_range(opt, p, g, s1, s2, (P * t) // team, (P * (t + 1)) // team, lr_t)
+
+
+# ------------------------------------------------ minibatch gradient ----
+#
+# A minibatch is split into a fixed number of parts (the workspace's thread
+# count, fixed for the fit), each part's raw sums computed by loss_grad_impl
+# on one thread into its own accumulator, then reduced in part order: the
+# values depend on the number of parts only, never on how many threads ran
+# them. So the number of threads can follow the machine's load during a fit
+# (see Adapt) without changing a bit of the result.
+
+cdef void part_loss_grad(const NetSpec* net, const DataSpec* d, int k, int K,
+                         const floating* params, floating* grad, floating* gacc,
+                         floating* work, double* lacc) noexcept nogil:
+    """Raw loss and gradient sums (no penalty, not divided) of part k of K of
+    the rows of d: into grad (k = 0) or gacc[k - 1], the loss into lacc[k]."""
+    cdef DataSpec dk = d[0]
+    cdef intp lo = (d.n * k) // K, hi = (d.n * (k + 1)) // K
+    cdef floating* out = grad if k == 0 else gacc + (k - 1) * net.n_params
+    dk.start = d.start + lo
+    dk.n = hi - lo
+    # alpha 0 and weight sum 1: loss_grad_impl's final step leaves the sums as
+    # they are (x + 0 * w, then / 1)
+    lacc[k] = loss_grad_impl(net, &dk, params, out, work, gacc, &lacc[k], 1, 0.0, 1.0)
+
+
+cdef double batch_loss_grad(const NetSpec* net, const DataSpec* d,
+                            const floating* params, floating* grad, floating* work,
+                            floating* gacc, double* lacc, int K, int T,
+                            double alpha, double sw_sum, double* cpu) noexcept nogil:
+    """loss_grad_impl's objective and gradient over the rows of d, computed as
+    K parts by T threads (1 <= T <= K); the same bits for every T. cpu: NULL,
+    or K slots that get each thread's CPU seconds in its parts (T > 1)."""
+    cdef int t, team, k
+    cdef intp p, P = net.n_params
+    cdef floating* acc
+    cdef double loss = 0, reg = 0, s, c0
+    cdef floating sw = <floating> sw_sum, a = <floating> alpha
+    if K == 1:
+        return loss_grad_impl(net, d, params, grad, work, gacc, lacc, 1, alpha, sw_sum)
+    if T <= 1:
+        for k in range(K):
+            part_loss_grad(net, d, k, K, params, grad, gacc, work, lacc)
+    else:
+        if cpu != NULL:
+            memset(cpu, 0, K * sizeof(double))
+        with parallel(num_threads=T):
+            t = omp_get_thread_num()
+            team = fms_team_size()
+            if cpu != NULL:
+                c0 = fms_cpu_now()
+            k = t
+            while k < K:
+                part_loss_grad(net, d, k, K, params, grad, gacc,
+                               work + t * net.work_size, lacc)
+                k = k + team
+            if cpu != NULL:
+                cpu[t] = fms_cpu_now() - c0
+    # the parts in order, then the penalty and the weight sum, as
+    # loss_grad_impl finishes its thread accumulators
+    for k in range(1, K):
+        acc = gacc + (k - 1) * P
+        for p in range(P):
+            grad[p] += acc[p]
+    for k in range(K):
+        loss += lacc[k]
+    for p in range(net.n_coef):
+        s = params[p]
+        reg += s * s
+        grad[p] = (grad[p] + a * params[p]) / sw
+    for p in range(net.n_coef, P):
+        grad[p] = grad[p] / sw
+    return (loss + 0.5 * alpha * reg) / sw_sum
+
+
+# ----------------------------------------------- threads that pay off ----
+#
+# One parallel region per minibatch pays on idle cores (1.3-1.5x on two) but
+# costs several times over when other processes hold the cores: the threads
+# wait for each other at every minibatch's barrier while descheduled. So while
+# the runner uses all its threads it measures, in windows of a few minibatches,
+# each region's wall time against the CPU time its threads spent working (what
+# one thread would need). When the threads stop clearly beating one thread it
+# goes on with one thread for a while (longer each time the threads lose again)
+# and then tries them again. The results do not depend on any of this.
+
+cdef enum:
+    WINDOW = 4            # minibatches per measurement
+    WARMUP = 1            # minibatches not measured after going parallel (wake-up)
+    CYCLE_MIN = 16        # minibatches on one thread before trying threads again
+    CYCLE_MAX = 4096
+
+
+cdef struct Adapt:
+    int parts             # K: the minibatch's parts (fixed for the fit)
+    int forced            # > 0: always this many threads (tests)
+    int threads           # threads in use: parts or 1
+    intp left             # on all threads: minibatches of the window (warm-up
+                          # included) still to go; on one thread: before trying again
+    intp cycle
+    double wall, cpu      # measured seconds in the current window
+
+
+cdef void adapt_init(Adapt* a, int parts) noexcept nogil:
+    a.parts = parts
+    a.forced = 0
+    a.cycle = CYCLE_MIN
+    a.threads = parts
+    a.left = WARMUP + WINDOW
+    a.wall = a.cpu = 0
+
+
+cdef inline int adapt_threads(const Adapt* a) noexcept nogil:
+    if a.forced > 0:
+        return a.forced if a.forced < a.parts else a.parts
+    return a.threads
+
+
+cdef inline bint adapt_measuring(const Adapt* a) noexcept nogil:
+    return a.forced == 0 and a.threads > 1 and a.left <= WINDOW
+
+
+cdef void adapt_after(Adapt* a, double wall, const double* cpu) noexcept nogil:
+    """Book one minibatch (its region's wall time and its threads' CPU times
+    when measuring) and choose the threads of the next one."""
+    cdef int k
+    cdef double c = 0
+    if a.parts == 1 or a.forced > 0:
+        return
+    if a.threads == 1:
+        a.left -= 1
+        if a.left <= 0:
+            a.threads = a.parts
+            a.left = WARMUP + WINDOW
+            a.wall = a.cpu = 0
+        return
+    if a.left <= WINDOW:
+        for k in range(a.parts):
+            if cpu[k] < 0:      # no per-thread CPU clock here: keep the threads
+                a.left = WARMUP + WINDOW
+                return
+            c += cpu[k]
+        a.cpu += c
+        a.wall += wall
+    a.left -= 1
+    if a.left > 0 and not (a.left < WINDOW and a.wall > a.cpu):
+        return
+    if a.wall < 0.9 * a.cpu:
+        # the threads pay: stay, measure the next window
+        a.cycle = CYCLE_MIN
+        a.left = WINDOW
+    else:
+        # no better than one thread (or worse: stop at once): one thread for a
+        # while, longer each time the threads lose in a row
+        a.threads = 1
+        a.left = a.cycle
+        a.cycle = a.cycle * 2 if a.cycle < CYCLE_MAX else CYCLE_MAX
+    a.wall = a.cpu = 0
 
 
 cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* params,
                     floating* grad, floating* s1, floating* s2, floating* work,
-                    floating* gacc, double* lacc, int n_threads, double alpha,
-                    intp n_rows, intp batch_size, double* loss_sum) except -1 nogil:
+                    floating* gacc, double* lacc, Adapt* adapt, double* cpu,
+                    double alpha, intp n_rows, intp batch_size,
+                    double* loss_sum) except -1 nogil:
     """Minibatches rows [0, n_rows) of d (through d.idx when set) in order,
     batch_size rows each (the last one shorter), as sklearn's gen_batches."""
     cdef intp start = 0, bs, r, P = net.n_params
     cdef const floating* SW = <const floating*> d.sw
-    cdef double sw_sum, loss, work_since_check = 0
+    cdef double sw_sum, loss, work_since_check = 0, t0, wall
+    cdef int nt
+    cdef bint measure
     while start < n_rows:
         bs = batch_size if n_rows - start > batch_size else n_rows - start
         d.start = start
@@ -122,10 +290,15 @@ cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* par
             sw_sum = 0
             for r in range(bs):
                 sw_sum += SW[row_of(d, r)]
-        loss = loss_grad_impl(net, d, params, grad, work, gacc, lacc, n_threads,
-                              alpha, sw_sum)
+        nt = adapt_threads(adapt)
+        measure = adapt_measuring(adapt)
+        t0 = fms_now() if measure else 0
+        loss = batch_loss_grad(net, d, params, grad, work, gacc, lacc, adapt.parts, nt,
+                               alpha, sw_sum, cpu if measure else NULL)
+        wall = fms_now() - t0 if measure else 0
         loss_sum[0] += loss * <double> bs
-        update_params(opt, params, grad, s1, s2, P, n_threads)
+        update_params(opt, params, grad, s1, s2, P, nt)
+        adapt_after(adapt, wall, cpu)
         start += bs
         work_since_check += <double> bs * <double> P
         if work_since_check >= SIGNAL_CHECK_WORK and start < n_rows:
@@ -150,6 +323,8 @@ cdef class EpochRunner:
     cdef readonly Dataset data
     cdef readonly object params, grad, state1, state2
     cdef OptSpec opt
+    cdef Adapt adapt
+    cdef object cpu      # (n_threads,) float64: the threads' CPU seconds
     cdef readonly double alpha
 
     def __init__(self, Workspace ws, Dataset data, params, grad, state1, state2,
@@ -195,6 +370,25 @@ cdef class EpochRunner:
         self.opt.beta_2 = beta_2
         self.opt.epsilon = epsilon
         self.opt.t = t
+        adapt_init(&self.adapt, ws.n_threads)
+        self.cpu = np.zeros(ws.n_threads, dtype=np.float64)
+
+    @property
+    def threads(self):
+        """Threads the next minibatch will use (1 to the workspace's count)."""
+        return adapt_threads(&self.adapt)
+
+    @property
+    def fixed_threads(self):
+        """0: the thread count follows the measured speed; n > 0: always n
+        (capped at the workspace's count). Results are the same either way."""
+        return self.adapt.forced
+
+    @fixed_threads.setter
+    def fixed_threads(self, int value):
+        if value < 0:
+            raise ValueError("fixed_threads must be >= 0")
+        self.adapt.forced = value
 
     @property
     def t(self):
@@ -241,12 +435,13 @@ cdef class EpochRunner:
         cdef double* work = <double*> cnp.PyArray_DATA(self.ws.work)
         cdef double* gacc = <double*> cnp.PyArray_DATA(self.ws.gacc)
         cdef double* lacc = <double*> cnp.PyArray_DATA(self.ws.lacc)
-        cdef int nt = self.ws.n_threads
         if self.opt.solver == SOLVER_ADAM:
             s2 = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.state2)
         with nogil:
             epoch_impl(&self.ws.layout.spec, d, &self.opt, p, g, s1, s2, work, gacc,
-                       lacc, nt, self.alpha, n_rows, batch_size, loss_sum)
+                       lacc, &self.adapt,
+                       <double*> cnp.PyArray_DATA(<cnp.ndarray> self.cpu),
+                       self.alpha, n_rows, batch_size, loss_sum)
         return 0
 
     cdef int _run32(self, DataSpec* d, intp n_rows, intp batch_size,
@@ -258,10 +453,11 @@ cdef class EpochRunner:
         cdef float* work = <float*> cnp.PyArray_DATA(self.ws.work)
         cdef float* gacc = <float*> cnp.PyArray_DATA(self.ws.gacc)
         cdef double* lacc = <double*> cnp.PyArray_DATA(self.ws.lacc)
-        cdef int nt = self.ws.n_threads
         if self.opt.solver == SOLVER_ADAM:
             s2 = <float*> cnp.PyArray_DATA(<cnp.ndarray> self.state2)
         with nogil:
             epoch_impl(&self.ws.layout.spec, d, &self.opt, p, g, s1, s2, work, gacc,
-                       lacc, nt, self.alpha, n_rows, batch_size, loss_sum)
+                       lacc, &self.adapt,
+                       <double*> cnp.PyArray_DATA(<cnp.ndarray> self.cpu),
+                       self.alpha, n_rows, batch_size, loss_sum)
         return 0

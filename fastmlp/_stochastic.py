@@ -27,11 +27,11 @@ from fastmlp._network import chunk_rows, make_layout, pack, unpack
 from fastmlp._threads import effective_n_threads
 
 # floating-point work of a minibatch (about 6 flops per row and parameter,
-# forward and back) below which it runs on one thread (~50 us of work: a
-# parallel region per minibatch would cost more than it saves). Above it,
-# idle cores help (digits-sized batches: 1.3-1.5x on 2 cores), but cores
-# taken by other processes hurt: every minibatch waits at the region's
-# barrier for a descheduled thread (2-6x slower than one thread then).
+# forward and back) below which it is one part on one thread (~50 us of work:
+# a parallel region per minibatch would cost more than it saves). Above it a
+# minibatch is split into one part per thread; the results depend on that
+# number of parts only, and the compiled runner itself falls back to one
+# thread while other processes hold the cores (see _stochastic.pxi).
 _MIN_PARALLEL_BATCH_FLOPS = 2e6
 
 
@@ -270,8 +270,8 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental,
             )
         batch_size = int(np.clip(est.batch_size, 1, n_samples))
 
-    # threads only where a minibatch is worth a parallel region (one starts
-    # per minibatch)
+    # parts (and at most as many threads) only where a minibatch is worth a
+    # parallel region (one starts per minibatch)
     n_threads = effective_n_threads()
     if 6.0 * batch_size * n_params < _MIN_PARALLEL_BATCH_FLOPS:
         n_threads = 1

@@ -535,3 +535,29 @@ def test_every_update_instruction_set_gives_the_same_bits(dtype):
     ref = SkMLPClassifier(**params).fit(X, Y_DIG)
     rtol = RTOL if dtype == np.float64 else 1e-4
     assert_same_weights(m, ref, rtol=rtol)
+
+
+def test_minibatch_results_do_not_depend_on_the_threads_that_ran_them():
+    # a minibatch is split into as many parts as the workspace has threads,
+    # reduced in part order: 1, 2, 3 threads or the adaptive choice give the
+    # same bits (so the runner may follow the machine's load freely)
+    Y = np.eye(10)[Y_DIG]
+    data = _kernels.Dataset(np.ascontiguousarray(X_DIG), Y, SW_DIG, np.float64)
+    idx = np.random.RandomState(0).permutation(300).astype(np.intp)
+    lay = make_layout([64, 40, 10], "tanh", "softmax", np.float64, gather=True, chunk=16)
+    ws = _kernels.Workspace(lay, 3, np.float64)
+    P = lay.n_params
+    results = []
+    for fixed in (1, 2, 3, 0):
+        params = np.random.RandomState(1).uniform(-0.2, 0.2, P)
+        r = _kernels.EpochRunner(ws, data, params, np.empty(P), np.zeros(P), np.zeros(P),
+                                 "adam", 1e-3, 1e-2)
+        r.fixed_threads = fixed
+        assert 1 <= r.threads <= 3
+        losses = [r.run(idx, 300, 64) for _ in range(3)]
+        results.append((params, losses))
+    for params, losses in results[1:]:
+        assert_array_equal(params, results[0][0])
+        assert losses == results[0][1]
+    with pytest.raises(ValueError, match="fixed_threads"):
+        r.fixed_threads = -1
