@@ -74,8 +74,15 @@ def _ms(t):
     return "-" if t is None else f"{t * 1e3:.1f} ms"
 
 
+_START = pytest.StashKey()
+
+
 def pytest_configure(config):
     config.stash[_KEY] = Speedups()
+    # how busy the machine was when the run started: timings on a shared
+    # machine are only as good as this
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    config.stash[_START] = (time.perf_counter(), load)
 
 
 @pytest.fixture(scope="session")
@@ -104,7 +111,16 @@ def pytest_benchmark_update_machine_info(config, machine_info):
         from machine import describe
     finally:
         sys.path.pop(0)
-    machine_info["fastmlp"] = describe()
+    info = describe()
+    start, load = config.stash[_START]
+    info["load_average_start"] = load
+    info["session_s"] = round(time.perf_counter() - start, 1)
+    info["date"] = time.strftime("%Y-%m-%d")
+    # set by bench/report.py; otherwise the pytest command line
+    info["command"] = os.getenv("FASTMLP_BENCH_COMMAND") or " ".join(
+        ["python -m pytest", *config.invocation_params.args]
+    )
+    machine_info["fastmlp"] = info
 
 
 @pytest.hookimpl(trylast=True)

@@ -1,6 +1,6 @@
 """Run the benchmark matrix and write its report.
 
-    python bench/report.py                  # quick subset: about 3-4 minutes on 2 cores
+    python bench/report.py                  # quick subset: about 2 minutes on 2 cores
     python bench/report.py --full           # the full matrix (hours on 2 cores)
     python bench/report.py --from bench/results/20261125-050000.json   # report only
     python bench/report.py -- -k digits     # anything after -- goes to pytest
@@ -26,6 +26,8 @@ Build fastmlp first (``python setup.py build_ext --inplace`` or
 import argparse
 import json
 import math
+import os
+import shutil
 import subprocess
 import sys
 import time
@@ -55,7 +57,7 @@ def _check_import():
         )
 
 
-def run_pytest(json_path, full, extra):
+def run_pytest(json_path, full, extra, command):
     cmd = [
         sys.executable, "-m", "pytest", "bench/test_bench_matrix.py",
         "-p", "no:cacheprovider", "-q",
@@ -68,7 +70,8 @@ def run_pytest(json_path, full, extra):
     cmd += extra
     print("+", " ".join(cmd[1:]), flush=True)
     t0 = time.perf_counter()
-    rc = subprocess.run(cmd, cwd=REPO).returncode
+    env = {**os.environ, "FASTMLP_BENCH_COMMAND": command}  # recorded in the JSON
+    rc = subprocess.run(cmd, cwd=REPO, env=env).returncode
     return rc, time.perf_counter() - t0
 
 
@@ -155,6 +158,24 @@ def markdown_table(rows):
     return "\n".join(lines)
 
 
+def compact_table(rows):
+    """The README's narrower table."""
+    head = ["case", "data", "hidden", "dtype", "threads", "sklearn", "fastmlp", "speed-up",
+            "fastmlp per pass", "BLAS floor", "memory sklearn / fastmlp"]
+    lines = ["| " + " | ".join(head) + " |",
+             "|" + "|".join(["---"] * 5 + ["---:"] * (len(head) - 5)) + "|"]
+    for r in rows:
+        sk, fm = r["sklearn"], r["fastmlp"]
+        cells = _case_cells(r["info"]) + [
+            fmt_s(sk.get("median")), fmt_s(fm.get("median")),
+            f"**{r['speedup']:.2f}×**" if r["speedup"] else "-",
+            fmt_s(fm.get("per_pass")), fmt_s(r["floor"]),
+            f"{fmt_mib(sk.get('peak_mib'))} / {fmt_mib(fm.get('peak_mib'))}",
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
 # ------------------------------------------------------------ the chart ----
 
 _KINDS = {"lbfgs": ("fit, L-BFGS", "tab:blue"), "adam": ("fit, adam", "tab:orange"),
@@ -201,7 +222,9 @@ def chart(rows, path, title):
         ax.set_xlabel("problem size: GFLOP per pass over the data")
         ax.grid(True, which="major", alpha=0.3)
     for ax in (ax1, ax2):
+        ax.yaxis.set_major_locator(matplotlib.ticker.LogLocator(base=10, subs=(1, 2, 5)))
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}×"))
+        ax.yaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax1.set_ylabel("speed-up: sklearn time / fastmlp time")
     ax1.set_title("fastmlp speed-up over scikit-learn", fontsize=10)
     ax2.set_ylabel("fastmlp time per pass / BLAS floor")
@@ -221,25 +244,109 @@ def chart(rows, path, title):
 
 # ------------------------------------------------------ thread scaling ----
 
-def scaling_section(path):
+def scaling_section(path, image=True):
     if not path.exists():
         return ("Thread scaling: not measured in this run (`python bench/thread_scaling.py` "
                 "writes bench/results/thread_scaling.json, which this report then includes).")
     data = json.loads(path.read_text())
+    load = data.get("load_average")
     out = [f"Thread scaling ({data['problem']}; `{data['command']}`, "
-           f"{data['machine_line']}):", "", data["table"]]
+           f"{data['machine_line']}"
+           + (f", load average {load:.1f} when it started" if load is not None else "")
+           + "):", "", data["table"]]
     if data.get("skipped"):
         out += ["", data["skipped"]]
-    if data.get("chart") and (path.parent / data["chart"]).exists():
+    if image and data.get("chart") and (path.parent / data["chart"]).exists():
         out += ["", f"![thread scaling]({data['chart']})"]
     return "\n".join(out)
 
 
+# -------------------------------------------------------------- README ----
+
+README = REPO / "README.md"
+README_CHART = REPO / "docs" / "speedup.png"
+_HEADING = "## Performance"
+_GENERATED = "<!-- from here to the end of the section: written by `python bench/report.py --readme` -->"
+
+_README_INTRO = """\
+fastmlp is timed against scikit-learn's `MLPClassifier` and `MLPRegressor` in the same run, by
+pytest-benchmark suites in `bench/`. Install the extras, build, and run the quick subset
+(about {minutes} on a 2-core machine):
+
+```
+python3 -m pip install ".[test,bench]"    # pytest-benchmark; matplotlib for the chart
+python3 setup.py build_ext --inplace
+python3 bench/report.py                   # --full: the whole matrix (hours); --readme: refresh this section
+```
+
+It writes `bench/results/<timestamp>.json` (pytest-benchmark's format: compare two versions with
+`pytest-benchmark compare OLD.json NEW.json --group-by=group`), `bench/results/report.md` (every
+column: per-pass times of both sides, PyTorch on the CPU where installed, ...) and
+`bench/results/speedup.png`. The full matrix crosses data (digits 1797x64, 20000x784, 100000x784,
+CSR 20000x10000 at 1% density), hidden layers (16,), (256,), (512, 256), float32/float64,
+classifier/regressor, L-BFGS/adam fits and predict, 1 thread and all; `-- -k PATTERN` after the
+command selects cases by name. `python3 bench/thread_scaling.py --threads 1,2,4,8,16` measures fit
+time against thread count (100000x784, hidden (512,)); `python3 bench/memory.py` the resident
+memory of the big L-BFGS fit.
+
+Each fit runs a fixed amount of work (L-BFGS with `tol=0` and the `max_iter` shown, adam for the
+epochs shown); times are medians of each side's own block of rounds. *Per pass*: the time per pass
+over the data (per loss+gradient evaluation for L-BFGS, per epoch for adam, the forward pass for
+predict). *BLAS floor*: the bare matrix products of one such pass with numpy's BLAS, what the
+hardware does for that network's products; fastmlp can go below it where those products are
+memory-bound (narrow layers, sparse input: scipy.sparse, single-threaded), since its passes work
+on cache-sized chunks. *Memory*: tracemalloc's peak of what one call allocates beyond the data
+(for L-BFGS it includes scipy's L-BFGS-B workspace, over 20 float64 values per parameter).
+"""
+
+
+def readme_section(rows, info, took_s, note, scaling_path):
+    command = info.get("command", "?")
+    load = info.get("load_average_start")
+    out = [_HEADING, "", _README_INTRO.format(
+        minutes=f"{took_s / 60:.0f} minutes" if took_s else "2 minutes"), _GENERATED, ""]
+    if note:
+        out += [f"**{note}**", ""]
+    when = info.get("date") or time.strftime("%Y-%m-%d")
+    out += [f"Results of `{command}` on {when}"
+            + (f", {took_s / 60:.1f} minutes" if took_s else "")
+            + (f"; load average {load:.1f} when it started" if load is not None else "")
+            + ", on:", "",
+            markdown(info), "", compact_table(rows), ""]
+    if README_CHART.exists():
+        out += ["![fastmlp speed-up over scikit-learn against problem size]"
+                "(docs/speedup.png)", ""]
+    out += [scaling_section(scaling_path, image=False), ""]
+    return "\n".join(out)
+
+
+def update_readme(section):
+    """Replace the README's Performance section (to the next '## ' heading or
+    the end of the file), or append it."""
+    text = README.read_text()
+    lines = text.split("\n")
+    try:
+        start = lines.index(_HEADING)
+    except ValueError:
+        README.write_text(text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n")
+        return
+    end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+               len(lines))
+    tail = lines[end:]
+    new = lines[:start] + section.rstrip("\n").split("\n") + ([""] + tail if tail else [""])
+    README.write_text("\n".join(new))
+
+
 # ---------------------------------------------------------------- main ----
 
-def write_report(json_path, out_dir, command, took_s):
+def write_report(json_path, out_dir, took_s=None):
+    """report.md and speedup.png from a run's JSON; the command, the time it
+    took and the load come from the JSON (recorded by bench/conftest.py)."""
     bench_json = json.loads(Path(json_path).read_text())
     info = bench_json.get("machine_info", {}).get("fastmlp") or describe()
+    command = info.get("command", "?")
+    took_s = took_s or info.get("session_s")
+    load = info.get("load_average_start")
     rows = collect(bench_json)
     rows.sort(key=lambda r: (r["info"].get("gflop_per_pass") or 0))
     png = out_dir / "speedup.png"
@@ -252,7 +359,9 @@ def write_report(json_path, out_dir, command, took_s):
                    f"{max(speedups):.2f}×, geometric mean {geo:.2f}×.")
     lines = [
         "# fastmlp benchmark report", "",
-        f"Command: `{command}`" + (f" ({took_s / 60:.1f} minutes)" if took_s else ""),
+        f"Command: `{command}`" + (f" ({took_s / 60:.1f} minutes" if took_s else "")
+        + (f", load average {load:.1f} when it started" if load is not None else "")
+        + (")" if took_s else ""),
         f"Results: `{Path(json_path).relative_to(REPO) if Path(json_path).is_relative_to(REPO) else json_path}` "
         f"(pytest-benchmark JSON), run {bench_json.get('datetime', '?')}", "",
         "Machine:", "", markdown(info), "",
@@ -263,7 +372,10 @@ def write_report(json_path, out_dir, command, took_s):
         "shown); *per pass*: the median divided by the passes over the data that "
         "run made (L-BFGS: loss+gradient evaluations; adam: epochs; predict: one "
         "forward pass); *BLAS floor*: the bare matrix products of one such pass "
-        "(best of a few runs; scipy.sparse for a CSR first layer); *torch*: the same "
+        "(best of a few runs; scipy.sparse, single-threaded, for a CSR first layer). "
+        "It bounds compute-bound passes; where the products are memory-bound (narrow "
+        "layers, sparse input) fastmlp's chunked, cache-resident passes can beat it, "
+        "so a ratio below 1 is no error; *torch*: the same "
         "MLP's loss+gradient (or forward) in PyTorch on the CPU, where installed; "
         "*memory*: tracemalloc peak of the allocations made during one call, beyond "
         "the data (numpy arrays counted, BLAS/OpenMP internal buffers not).", "",
@@ -273,7 +385,7 @@ def write_report(json_path, out_dir, command, took_s):
     ]
     report = out_dir / "report.md"
     report.write_text("\n".join(lines))
-    return report, skipped, rows
+    return report, skipped, rows, info, took_s
 
 
 def main(argv=None):
@@ -288,22 +400,36 @@ def main(argv=None):
                    help="write the report from an earlier run's JSON, running nothing")
     p.add_argument("--out", default=str(RESULTS), help="folder for the JSON, report.md "
                    "and speedup.png (default bench/results)")
+    p.add_argument("--readme", action="store_true",
+                   help="also rewrite README.md's Performance section from this run and "
+                        "copy the chart to docs/speedup.png")
+    p.add_argument("--note", default="", help="a line to put above the README's table")
     args = p.parse_args(argv)
     out_dir = Path(args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
     rc, took = 0, None
     if args.from_json:
         json_path = Path(args.from_json).resolve()
-        command = "python bench/report.py --from " + args.from_json
     else:
         _check_import()
         json_path = out_dir / (time.strftime("%Y%m%d-%H%M%S") + ".json")
         command = "python bench/report.py" + (" --full" if args.full else "") + (
             " -- " + " ".join(extra) if extra else "")
-        rc, took = run_pytest(json_path, args.full, extra)  # FASTMLP_BENCH_FULL passes through
+        # FASTMLP_BENCH_FULL passes through to pytest too
+        rc, took = run_pytest(json_path, args.full, extra, command)
         if not json_path.exists():
             sys.exit(f"pytest exited {rc} without writing {json_path}")
-    report, skipped, rows = write_report(json_path, out_dir, command, took)
+    report, skipped, rows, info, took = write_report(json_path, out_dir, took)
+    if args.readme:
+        if skipped:
+            README_CHART.unlink(missing_ok=True)
+        else:
+            README_CHART.parent.mkdir(exist_ok=True)
+            shutil.copyfile(out_dir / "speedup.png", README_CHART)
+        update_readme(readme_section(rows, info, took, args.note,
+                                     out_dir / "thread_scaling.json"))
+        print(f"README:  {README} (Performance section)"
+              + ("" if skipped else f", chart {README_CHART}"))
     print(f"\nresults: {json_path}\nreport:  {report}")
     print("chart:   " + (f"skipped ({skipped})" if skipped else str(out_dir / "speedup.png")))
     if took:

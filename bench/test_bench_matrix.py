@@ -1,6 +1,6 @@
 """fastmlp against scikit-learn over a matrix of problems (issue 5).
 
-    python bench/report.py            # quick subset, then report.md + speedup.png
+    python bench/report.py            # quick subset (~2 min on 2 cores), report.md + speedup.png
     python bench/report.py --full     # the whole matrix (hours on 2 cores)
 
 or directly (the report script runs exactly this, plus --benchmark-json):
@@ -158,8 +158,8 @@ def _c(op, est, solver, data, hidden, dtype, threads):
     return Case(op, est, solver, data, tuple(hidden), dtype, threads)
 
 
-# About 3 minutes on 2 cores with sklearn's side included; every axis of the
-# matrix moves at least once.
+# About 2 minutes on a quiet 2-core machine with sklearn's side included (2.5
+# with other jobs running); every axis of the matrix moves at least once.
 QUICK = [
     _c("fit", "clf", "lbfgs", "digits", (16,), "float64", "all"),
     _c("fit", "clf", "lbfgs", "digits", (16,), "float64", 1),

@@ -153,6 +153,7 @@ def main(argv=None):
     run = [t for t in counts if t <= cpus or args.oversubscribe]
     skipped = [t for t in counts if t not in run]
     info = describe()
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     rng = np.random.default_rng(0)
     X = rng.standard_normal((args.n_samples, args.n_features)).astype(args.dtype)
     y = rng.integers(0, 10, size=args.n_samples)
@@ -161,7 +162,7 @@ def main(argv=None):
     problem = (f"{args.n_samples}×{args.n_features} {args.dtype}, 10 classes, hidden "
                f"({args.hidden},), L-BFGS max_iter={args.max_iter} tol=0, median of "
                f"{args.rounds}")
-    print(problem, flush=True)
+    print(problem + (f"; load average {load:.1f}" if load is not None else ""), flush=True)
     rows = []
     for lib in args.libraries:
         for t in run:
@@ -183,7 +184,8 @@ def main(argv=None):
     out.mkdir(parents=True, exist_ok=True)
     why = _chart(rows, out / "thread_scaling.png", f"{problem}\n{one_line(info)}")
     result = dict(problem=problem, command=command.strip(), machine=info,
-                  machine_line=one_line(info), rows=rows, table=table, skipped=note,
+                  machine_line=one_line(info), load_average=load, rows=rows, table=table,
+                  skipped=note,
                   chart=None if why else "thread_scaling.png")
     (out / "thread_scaling.json").write_text(json.dumps(result, indent=1))
     print("\n" + table)
