@@ -186,68 +186,77 @@ cdef double batch_loss_grad(const NetSpec* net, const DataSpec* d,
 # ----------------------------------------------- threads that pay off ----
 #
 # One parallel region per minibatch pays on idle cores (1.3-1.5x on two) but
-# costs several times over when other processes hold the cores: the threads
-# wait for each other at every minibatch's barrier while descheduled. So while
-# the runner uses all its threads it measures, in windows of a few minibatches,
-# each region's wall time against the CPU time its threads spent working (what
-# one thread would need). When the threads stop clearly beating one thread it
-# goes on with one thread for a while (longer each time the threads lose again)
-# and then tries them again. The results do not depend on any of this.
+# costs many times over when other processes hold the cores: the threads wait
+# for each other at every minibatch's barrier while descheduled (milliseconds
+# a minibatch). So while the runner uses all its threads it measures, in
+# windows of a few minibatches, each region's wall time against the CPU time
+# its threads spent working (what one thread would need). When the threads
+# stop clearly beating one thread, every runner of the process goes on with one
+# thread for a while (20 ms at first, doubling up to 2 s while the threads keep
+# losing) and then tries them again. The results do not depend on any of this.
 
 cdef enum:
     WINDOW = 4            # minibatches per measurement
-    WARMUP = 1            # minibatches not measured after going parallel (wake-up)
-    CYCLE_MIN = 16        # minibatches on one thread before trying threads again
-    CYCLE_MAX = 4096
+    GAP_MAX = 12          # unmeasured minibatches between windows while threads pay
+
+cdef double BACKOFF_MIN = 0.02, BACKOFF_MAX = 2.0
+# process-wide: until when threads are not tried again, and the next backoff
+# (shared by concurrent fits; a race only moves a retry, never a result)
+cdef double g_retry_at = 0, g_backoff = 0.02
 
 
 cdef struct Adapt:
     int parts             # K: the minibatch's parts (fixed for the fit)
     int forced            # > 0: always this many threads (tests)
+    bint blind            # no per-thread CPU clock: all threads, unmeasured
     int threads           # threads in use: parts or 1
-    intp left             # on all threads: minibatches of the window (warm-up
-                          # included) still to go; on one thread: before trying again
-    intp cycle
+    intp left             # on all threads: minibatches until this window ends
+    intp gap              # unmeasured minibatches before the next window
     double wall, cpu      # measured seconds in the current window
+
+
+cdef void adapt_start_window(Adapt* a) noexcept nogil:
+    a.threads = a.parts
+    a.left = WINDOW
+    a.gap = 0
+    a.wall = a.cpu = 0
 
 
 cdef void adapt_init(Adapt* a, int parts) noexcept nogil:
     a.parts = parts
     a.forced = 0
-    a.cycle = CYCLE_MIN
-    a.threads = parts
-    a.left = WARMUP + WINDOW
-    a.wall = a.cpu = 0
+    a.blind = False
+    adapt_start_window(a)
+    if parts > 1 and fms_now() < g_retry_at:
+        a.threads = 1
 
 
-cdef inline int adapt_threads(const Adapt* a) noexcept nogil:
+cdef inline int adapt_threads(Adapt* a) noexcept nogil:
     if a.forced > 0:
         return a.forced if a.forced < a.parts else a.parts
+    if a.blind:
+        return a.parts
+    if a.threads == 1 and a.parts > 1 and fms_now() >= g_retry_at:
+        adapt_start_window(a)
     return a.threads
 
 
 cdef inline bint adapt_measuring(const Adapt* a) noexcept nogil:
-    return a.forced == 0 and a.threads > 1 and a.left <= WINDOW
+    return a.forced == 0 and not a.blind and a.threads > 1 and a.left <= WINDOW
 
 
 cdef void adapt_after(Adapt* a, double wall, const double* cpu) noexcept nogil:
     """Book one minibatch (its region's wall time and its threads' CPU times
-    when measuring) and choose the threads of the next one."""
+    when measuring)."""
+    global g_retry_at, g_backoff
     cdef int k
     cdef double c = 0
-    if a.parts == 1 or a.forced > 0:
-        return
-    if a.threads == 1:
-        a.left -= 1
-        if a.left <= 0:
-            a.threads = a.parts
-            a.left = WARMUP + WINDOW
-            a.wall = a.cpu = 0
+    if a.parts == 1 or a.forced > 0 or a.blind or a.threads == 1:
         return
     if a.left <= WINDOW:
         for k in range(a.parts):
             if cpu[k] < 0:      # no per-thread CPU clock here: keep the threads
-                a.left = WARMUP + WINDOW
+                a.blind = True
                 return
             c += cpu[k]
         a.cpu += c
@@ -256,15 +265,16 @@ cdef void adapt_after(Adapt* a, double wall, const double* cpu) noexcept nogil:
     if a.left > 0 and not (a.left < WINDOW and a.wall > a.cpu):
         return
     if a.wall < 0.9 * a.cpu:
-        # the threads pay: stay, measure the next window
-        a.cycle = CYCLE_MIN
-        a.left = WINDOW
+        # the threads pay: stay, and measure again after a gap that grows
+        # while they keep paying (the clocks cost ~1 us a minibatch)
+        g_backoff = BACKOFF_MIN
+        a.left = a.gap + WINDOW
+        a.gap = 2 * a.gap + 4 if a.gap < GAP_MAX else GAP_MAX
     else:
-        # no better than one thread (or worse: stop at once): one thread for a
-        # while, longer each time the threads lose in a row
+        # no better than one thread (or worse already: stop at once)
         a.threads = 1
-        a.left = a.cycle
-        a.cycle = a.cycle * 2 if a.cycle < CYCLE_MAX else CYCLE_MAX
+        g_retry_at = fms_now() + g_backoff
+        g_backoff = 2 * g_backoff if g_backoff < BACKOFF_MAX else BACKOFF_MAX
     a.wall = a.cpu = 0
 
 
