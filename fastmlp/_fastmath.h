@@ -141,10 +141,11 @@ FM_BIAS_ACT(fm_bias_logistic_d, double, fm_expit_d)
 FM_BIAS_ACT(fm_bias_logistic_f, float, fm_expit_f)
 
 /* Softmax pre-pass of m rows of width k (row stride k), in place:
- * z += b, then z = exp(z - max(row)); rowsum[i] = sum of the row's exps. */
+ * z += b, then z = exp(z - max(row)); rowsum[i] = sum of the row's exps.
+ * Rows are short (one per class): the exps run as one flat loop over the
+ * whole block so they vectorise without per-row remainders. */
 #define FM_SOFTMAX_ROWS(NAME, T, EXPF)                                          \
-FM_CLONES static void NAME(T* Z, const T* b, ptrdiff_t m, int k,               \
-                           T* rowsum)                                           \
+FM_CLONES static void NAME(T* Z, const T* b, ptrdiff_t m, int k, T* rowsum)    \
 {                                                                               \
     for (ptrdiff_t i = 0; i < m; i++) {                                         \
         T* z = Z + i * k;                                                       \
@@ -154,10 +155,15 @@ FM_CLONES static void NAME(T* Z, const T* b, ptrdiff_t m, int k,               \
             mx = z[j] > mx ? z[j] : mx;                                         \
         }                                                                       \
         for (int j = 0; j < k; j++)                                             \
-            z[j] = EXPF(z[j] - mx);                                             \
+            z[j] -= mx;                                                         \
+    }                                                                           \
+    ptrdiff_t n = m * (ptrdiff_t)k;                                             \
+    for (ptrdiff_t i = 0; i < n; i++)                                           \
+        Z[i] = EXPF(Z[i]);                                                      \
+    for (ptrdiff_t i = 0; i < m; i++) {                                         \
         T s = 0;                                                                \
         for (int j = 0; j < k; j++)                                             \
-            s += z[j];                                                          \
+            s += Z[i * k + j];                                                  \
         rowsum[i] = s;                                                          \
     }                                                                           \
 }
