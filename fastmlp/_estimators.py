@@ -793,4 +793,11 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         )
         if y.ndim == 2 and y.shape[1] == 1:
             y = column_or_1d(y, warn=True)
+        if self.loss == "poisson" and np.any(y < 0):
+            # sklearn's MLP would train on a NaN loss here; its PoissonRegressor
+            # refuses, and so do we
+            raise ValueError(
+                "Some value(s) of y are negative which is not allowed for "
+                "Poisson regression."
+            )
         return X, y

@@ -118,14 +118,15 @@ def test_lbfgs_subnormal_inputs_like_sklearn():
     assert_ends_like_sklearn("MLPRegressor", Xs, Y_REG, **LBFGS)
 
 
-# (fastmlp skips the y*log(y) term where y <= 0; sklearn's xlogy(y, y/p)
-# is NaN for y < 0, so its loss is NaN and it keeps the initial weights.)
-@pytest.mark.xfail(strict=True, reason="poisson with negative y: fastmlp trains on a "
-                   "finite loss, sklearn's loss_ is NaN (reported; kernel policy)")
-@pytest.mark.parametrize("solver", ["lbfgs", "sgd"])
-def test_poisson_negative_targets_like_sklearn(solver):
-    assert_ends_like_sklearn("MLPRegressor", X, Y_REG, loss="poisson", solver=solver,
-                             max_iter=5)
+# sklearn's MLPRegressor trains on a NaN loss for negative Poisson targets
+# (xlogy(y, y/p) is NaN for y < 0); fastmlp refuses them up front, as sklearn's
+# PoissonRegressor does, instead of returning a model with loss_ = NaN.
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd", "adam"])
+def test_poisson_negative_targets_refused(solver):
+    from fastmlp import MLPRegressor
+
+    with pytest.raises(ValueError, match="negative"):
+        MLPRegressor(loss="poisson", solver=solver, max_iter=5).fit(X, Y_REG - Y_REG.max() - 1)
 
 
 # ---------------------------------------------------- stochastic solvers --
