@@ -2,13 +2,14 @@
 
     python bench/report.py                  # quick subset: about 2 minutes on 2 cores
     python bench/report.py --full           # the full matrix (hours on 2 cores)
-    python bench/report.py --from bench/results/20261125-050000.json   # report only
+    python bench/report.py --from bench/results/65cb4a4_20261125-061431.json   # report only
     python bench/report.py -- -k digits     # anything after -- goes to pytest
 
 It runs ``python -m pytest bench/test_bench_matrix.py`` with
-``--benchmark-json=bench/results/<timestamp>.json`` (pytest-benchmark's own
-format: ``pytest-benchmark compare A.json B.json --group-by=group`` compares
-two runs), then writes into bench/results/:
+``--benchmark-json=bench/results/<commit>_<timestamp>.json`` (pytest-benchmark's
+own format: ``pytest-benchmark compare A.json B.json --group-by=group``
+compares two runs, case by case; add ``--name=long`` to see whole file
+names), then writes into bench/results/:
 
 - report.md: the machine, the command, and one row per case (sklearn and
   fastmlp medians, speed-up, time per pass over the data, the BLAS floor,
@@ -55,6 +56,15 @@ def _check_import():
             "build it first: python setup.py build_ext --inplace (or pip install "
             "'.[test]'), and pip install pytest-benchmark"
         )
+
+
+def _head():
+    try:
+        out = subprocess.run(["git", "-C", str(REPO), "rev-parse", "--short", "HEAD"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        return out.stdout.strip() or "nogit"
+    except OSError:
+        return "nogit"
 
 
 def run_pytest(json_path, full, extra, command):
@@ -279,8 +289,8 @@ python3 setup.py build_ext --inplace
 python3 bench/report.py                   # --full: the whole matrix (hours); --readme: refresh this section
 ```
 
-It writes `bench/results/<timestamp>.json` (pytest-benchmark's format: compare two versions with
-`pytest-benchmark compare OLD.json NEW.json --group-by=group`), `bench/results/report.md` (every
+It writes `bench/results/<commit>_<timestamp>.json` (pytest-benchmark's format: compare two versions
+with `pytest-benchmark compare OLD.json NEW.json --group-by=group`), `bench/results/report.md` (every
 column: per-pass times of both sides, PyTorch on the CPU where installed, ...) and
 `bench/results/speedup.png`. The full matrix crosses data (digits 1797x64, 20000x784, 100000x784,
 CSR 20000x10000 at 1% density), hidden layers (16,), (256,), (512, 256), float32/float64,
@@ -412,7 +422,9 @@ def main(argv=None):
         json_path = Path(args.from_json).resolve()
     else:
         _check_import()
-        json_path = out_dir / (time.strftime("%Y%m%d-%H%M%S") + ".json")
+        # the commit first: pytest-benchmark compare names a run by the first
+        # 12 characters of its file name
+        json_path = out_dir / f"{_head()}_{time.strftime('%Y%m%d-%H%M%S')}.json"
         command = "python bench/report.py" + (" --full" if args.full else "") + (
             " -- " + " ".join(extra) if extra else "")
         # FASTMLP_BENCH_FULL passes through to pytest too

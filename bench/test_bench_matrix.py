@@ -510,6 +510,8 @@ def traced_call(fn):
 def rounds_for(seconds, full):
     """(rounds, iterations) filling a few seconds per side."""
     budget, lo, hi = (8.0, 3, 30) if full else (1.5, 2, 15)
+    if seconds > 10:  # the big fits of the full matrix: two rounds are enough
+        lo = 2
     iterations = 1
     if seconds < 5e-3:  # tiny calls: several per round
         iterations = min(100, math.ceil(5e-3 / max(seconds, 1e-6)))
