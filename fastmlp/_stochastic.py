@@ -273,7 +273,14 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental,
     # parts (and at most as many threads) only where a minibatch is worth a
     # parallel region (one starts per minibatch)
     n_threads = effective_n_threads()
-    if 6.0 * batch_size * n_params < _MIN_PARALLEL_BATCH_FLOPS:
+    work = 6.0 * batch_size * n_params
+    if hasattr(Xk, "indptr"):
+        # sparse rows: the first layer costs nnz x width, not n_features x width
+        n_first = layer_units[0] * layer_units[1]
+        avg_nnz = Xk.indptr[-1] / max(Xk.shape[0], 1)
+        work = 6.0 * batch_size * (n_params - n_first + avg_nnz * layer_units[1])
+    # each extra thread zeroes and reduces a whole gradient per minibatch
+    if work < _MIN_PARALLEL_BATCH_FLOPS or work < 16.0 * n_params:
         n_threads = 1
     n_threads = max(1, min(n_threads, -(-batch_size // 8)))
     # one chunk per thread and minibatch where the cache budget allows (a
