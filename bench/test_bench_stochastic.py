@@ -17,15 +17,13 @@ Both sides run the same epochs from the same weights (their loss curves agree
 to ~1e-15), recorded in extra_info.
 """
 
-import os
-import warnings
 
 import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
-from threadpoolctl import threadpool_info, threadpool_limits
+from threadpoolctl import threadpool_limits
 
 from fastmlp import MLPClassifier
 from fastmlp._threads import effective_n_threads
@@ -33,42 +31,10 @@ from fastmlp._threads import effective_n_threads
 # tol=0 with a fixed max_iter: every fit runs its epochs to the end
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
-SKLEARN = "sklearn"
-SKLEARN_1BLAS = "sklearn, BLAS 1 thread"
-FASTMLP = "fastmlp"
+from _common import FASTMLP, SKLEARN, SKLEARN_1BLAS, blas_threads as _blas_threads
+from _common import time_fit as _time_fit
 
 
-def _rounds(n):
-    cap = os.getenv("FASTMLP_BENCH_ROUNDS")
-    return max(1, min(n, int(cap))) if cap else n
-
-
-def _blas_threads():
-    return ", ".join(
-        f"{i['internal_api']} {i['num_threads']}"
-        for i in threadpool_info()
-        if i["user_api"] == "blas"
-    )
-
-
-def _time_fit(benchmark, make_model, X, y, rounds, warmup_rounds=1):
-    """Time fit in one block of rounds; returns the last fitted model."""
-    models = []
-
-    def fit():
-        models.append(make_model().fit(X, y))
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        benchmark.pedantic(
-            fit, rounds=_rounds(rounds), iterations=1, warmup_rounds=warmup_rounds
-        )
-    model = models[-1]
-    benchmark.extra_info.update(
-        n_iter=int(model.n_iter_), loss=float(model.loss_),
-        coef_dtype=str(model.coefs_[0].dtype),
-    )
-    return model
 
 
 # ------------------------------------------------------------- digits ----

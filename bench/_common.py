@@ -1,0 +1,46 @@
+"""Helpers shared by the fit benchmarks (bench/ is on sys.path under pytest)."""
+
+import os
+import warnings
+
+from sklearn.exceptions import ConvergenceWarning
+from threadpoolctl import threadpool_info
+
+SKLEARN = "sklearn"
+SKLEARN_1BLAS = "sklearn, BLAS 1 thread"
+FASTMLP = "fastmlp"
+
+
+def rounds(n):
+    """n rounds, capped by FASTMLP_BENCH_ROUNDS for smoke runs."""
+    cap = os.getenv("FASTMLP_BENCH_ROUNDS")
+    return max(1, min(n, int(cap))) if cap else n
+
+
+def blas_threads():
+    return ", ".join(
+        f"{i['internal_api']} {i['num_threads']}"
+        for i in threadpool_info()
+        if i["user_api"] == "blas"
+    )
+
+
+def time_fit(benchmark, make_model, X, y, n_rounds, warmup_rounds=1):
+    """Time fit in one block of rounds; returns the last fitted model and
+    records the work it did (a side that stops early is not a faster side)."""
+    models = []
+
+    def fit():
+        models.append(make_model().fit(X, y))
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        benchmark.pedantic(
+            fit, rounds=rounds(n_rounds), iterations=1, warmup_rounds=warmup_rounds
+        )
+    model = models[-1]
+    benchmark.extra_info.update(
+        n_iter=int(model.n_iter_), loss=float(model.loss_),
+        coef_dtype=str(model.coefs_[0].dtype),
+    )
+    return model
