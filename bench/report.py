@@ -149,10 +149,11 @@ def _case_cells(e):
     return [f"{e.get('work')} {est}", data, hidden, e.get("dtype", "?"), threads]
 
 
-def markdown_table(rows):
-    head = ["case", "data", "hidden", "dtype", "threads", "sklearn", "fastmlp", "speed-up",
-            "per pass sklearn", "per pass fastmlp", "BLAS floor", "fastmlp / floor",
-            "torch", "memory sklearn", "memory fastmlp"]
+def _table(head, rows, extra_cells):
+    """Markdown table: the case columns, both medians and the speed-up, then
+    extra_cells(row, sklearn, fastmlp)."""
+    head = ["case", "data", "hidden", "dtype", "threads", "sklearn", "fastmlp",
+            "speed-up"] + head
     lines = ["| " + " | ".join(head) + " |",
              "|" + "|".join(["---"] * 5 + ["---:"] * (len(head) - 5)) + "|"]
     for r in rows:
@@ -160,30 +161,34 @@ def markdown_table(rows):
         cells = _case_cells(r["info"]) + [
             fmt_s(sk.get("median")), fmt_s(fm.get("median")),
             f"**{r['speedup']:.2f}×**" if r["speedup"] else "-",
+        ] + extra_cells(r, sk, fm)
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def markdown_table(rows):
+    return _table(
+        ["per pass sklearn", "per pass fastmlp", "BLAS floor", "fastmlp / floor",
+         "torch", "memory sklearn", "memory fastmlp"],
+        rows,
+        lambda r, sk, fm: [
             fmt_s(sk.get("per_pass")), fmt_s(fm.get("per_pass")), fmt_s(r["floor"]),
             f"{r['over_floor']:.2f}" if r["over_floor"] else "-",
             fmt_s(r["torch"]), fmt_mib(sk.get("peak_mib")), fmt_mib(fm.get("peak_mib")),
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        ],
+    )
 
 
 def compact_table(rows):
     """The README's narrower table."""
-    head = ["case", "data", "hidden", "dtype", "threads", "sklearn", "fastmlp", "speed-up",
-            "fastmlp per pass", "BLAS floor", "memory sklearn / fastmlp"]
-    lines = ["| " + " | ".join(head) + " |",
-             "|" + "|".join(["---"] * 5 + ["---:"] * (len(head) - 5)) + "|"]
-    for r in rows:
-        sk, fm = r["sklearn"], r["fastmlp"]
-        cells = _case_cells(r["info"]) + [
-            fmt_s(sk.get("median")), fmt_s(fm.get("median")),
-            f"**{r['speedup']:.2f}×**" if r["speedup"] else "-",
+    return _table(
+        ["fastmlp per pass", "BLAS floor", "memory sklearn / fastmlp"],
+        rows,
+        lambda r, sk, fm: [
             fmt_s(fm.get("per_pass")), fmt_s(r["floor"]),
             f"{fmt_mib(sk.get('peak_mib'))} / {fmt_mib(fm.get('peak_mib'))}",
-        ]
-        lines.append("| " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        ],
+    )
 
 
 # ------------------------------------------------------------ the chart ----

@@ -13,6 +13,18 @@ ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 OUTPUTS = ["identity", "logistic", "softmax", "exp"]
 
 
+def make_targets(output, n, k, rng):
+    """Random (n, k) float64 targets that fit an output: one-hot classes,
+    0/1 labels, Poisson counts, or normal values."""
+    if output == "softmax":
+        return np.eye(k)[rng.randint(0, k, n)]
+    if output == "logistic":
+        return (rng.rand(n, k) < 0.4).astype(float)
+    if output == "exp":
+        return rng.poisson(1.5, (n, k)).astype(float)
+    return rng.randn(n, k)
+
+
 def unpack(params, units):
     coefs, intercepts, off = [], [], 0
     for a, b in zip(units[:-1], units[1:]):

@@ -122,16 +122,9 @@ def hostile_csr(Xt, rng, empty_rows=True, explicit_zeros=True, duplicates=True,
 
 
 def make_Y(output, n, k, extreme, dtype, rng):
-    if output == "softmax":
-        Y = np.eye(k)[rng.randint(0, k, n)]
-    elif output == "logistic":
-        Y = (rng.rand(n, k) < 0.4).astype(float)
-    elif output == "exp":
-        Y = rng.poisson(1.5, (n, k)).astype(float)
-    else:
-        Y = rng.randn(n, k)
-        if extreme in ("huge", "mixed"):
-            Y[rng.rand(n, k) < 0.2] = 1e30
+    Y = ref.make_targets(output, n, k, rng)
+    if output == "identity" and extreme in ("huge", "mixed"):
+        Y[rng.rand(n, k) < 0.2] = 1e30
     return np.ascontiguousarray(Y, dtype=dtype)
 
 

@@ -77,14 +77,7 @@ def make_X(kind, n, n_features, rng, dtype):
 
 
 def make_Y(output, n, k, rng, dtype):
-    if output == "softmax":
-        Y = np.eye(k)[rng.randint(0, k, n)]
-    elif output == "logistic":
-        Y = (rng.rand(n, k) < 0.4).astype(float)
-    elif output == "exp":
-        Y = rng.poisson(1.5, (n, k)).astype(float)
-    else:
-        Y = rng.randn(n, k)
+    Y = ref.make_targets(output, n, k, rng)
     return np.ascontiguousarray(Y, dtype=dtype)
 
 
