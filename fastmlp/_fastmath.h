@@ -18,9 +18,17 @@
 
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
     && !defined(FASTMLP_NO_CLONES)
-#define FM_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
+#define FM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
 #define FM_CLONES
+#endif
+
+/* No function here looks at floating-point exception flags, and GCC
+ * if-converts the clamps below (so the loops over them vectorise) only when it
+ * may assume that comparisons do not trap. Values are unchanged by this. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
 #endif
 
 static inline double fm_exp_neg_d(double x)
@@ -196,5 +204,9 @@ FM_CLONES static void NAME(const T_* T, T_* A, T_* gb, ptrdiff_t m, int w)     \
 }
 FM_RELU_BACK(fm_relu_back_d, double)
 FM_RELU_BACK(fm_relu_back_f, float)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 #endif

@@ -27,9 +27,15 @@
 /* wall-clock seconds, for timing minibatches on one thread and on several */
 static inline double fms_now(void) { return omp_get_wtime(); }
 static inline int fms_team_size(void) { return omp_get_num_threads(); }
+/* an orphaned barrier: binds to the parallel region it is called from */
+static inline void fms_barrier(void)
+{
+#pragma omp barrier
+}
 #else
 static inline double fms_now(void) { return 0.0; }  /* one thread anyway */
 static inline int fms_team_size(void) { return 1; }
+static inline void fms_barrier(void) {}
 #endif
 
 #include <time.h>

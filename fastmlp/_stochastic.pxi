@@ -23,8 +23,6 @@ cdef enum:
     SOLVER_SGD = 0
     SOLVER_ADAM = 1
 
-# below this many parameters the update runs on one thread
-cdef intp PARALLEL_UPDATE_MIN = 1 << 16
 # rows x parameters between two looks at pending signals (a few milliseconds)
 cdef double SIGNAL_CHECK_WORK = 2e7
 
@@ -57,6 +55,7 @@ cdef extern from "_stochastic.h" nogil:
     double fms_now() noexcept
     double fms_cpu_now() noexcept
     int fms_team_size() noexcept
+    void fms_barrier() noexcept
 
 
 def _set_update_simd_cap(int cap):
@@ -88,116 +87,217 @@ cdef void update_range(const OptSpec* opt, floating* p, const floating* g, float
                        <float> opt.epsilon)
 
 
-cdef void update_params(OptSpec* opt, floating* p, const floating* g, floating* s1,
-                        floating* s2, intp P, int n_threads) noexcept nogil:
-    """One optimizer step over the packed vector (element-wise, so the thread
-    split does not change any value)."""
-    cdef double lr_t = 0
-    cdef int nt = n_threads, t
-    if opt.solver == SOLVER_ADAM:
-        opt.t += 1
-        # sklearn: learning_rate_init * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
-        lr_t = (opt.learning_rate_init * sqrt(1 - pow(opt.beta_2, <double> opt.t))
-                / (1 - pow(opt.beta_1, <double> opt.t)))
-    cdef int team
-    if P < PARALLEL_UPDATE_MIN or nt < 2:
-        update_range(opt, p, g, s1, s2, 0, P, lr_t)
-    else:
-        with parallel(num_threads=nt):
-            # split over the threads that really run (the team may be smaller)
-            t = omp_get_thread_num()
-            team = fms_team_size()
-            update_range(opt, p, g, s1, s2, (P * t) // team, (P * (t + 1)) // team, lr_t)
-
-
-# ------------------------------------------------ minibatch gradient ----
+# ------------------------------------------------ minibatch step ----
 #
-# A minibatch is split into a fixed number of parts (the workspace's thread
-# count, fixed for the fit), each part's raw sums computed by loss_grad_impl
-# on one thread into its own accumulator, then reduced in part order: the
-# values depend on the number of parts only, never on how many threads ran
-# them. So the number of threads can follow the machine's load during a fit
-# (see Adapt) without changing a bit of the result.
+# A minibatch is split into a fixed number K of parts (the workspace's thread
+# count, fixed for the fit). Part k's raw loss and gradient sums go into its
+# own accumulator (part 0 straight into grad); then the packed vector is cut
+# into K slices and, slice by slice, the parts are added in part order, the L2
+# penalty and the weight sum applied and the optimizer's update made. Every
+# value depends on K only, never on how many threads ran the parts and slices,
+# so the number of threads can follow the machine's load during a fit (see
+# Adapt) without changing a bit of the result.
+#
+# On several threads, a run of minibatches (a segment) is one parallel region:
+# each thread takes parts t, t + team, ..., a barrier, then the same slices, a
+# barrier, and on to the next minibatch. The threads never leave the region
+# between minibatches, so they are not put to sleep and woken up again (a
+# region per minibatch cost about as much as it saved on small networks).
 
-cdef void part_loss_grad(const NetSpec* net, const DataSpec* d, int k, int K,
-                         const floating* params, floating* grad, floating* gacc,
-                         floating* work, double* lacc) noexcept nogil:
-    """Raw loss and gradient sums (no penalty, not divided) of part k of K of
-    the rows of d: into grad (k = 0) or gacc[k - 1], the loss into lacc[k]."""
+cdef struct Step:
+    # what every thread of a segment reads (set before the region)
+    const NetSpec* net
+    OptSpec* opt
+    intp batch_size
+    intp n_rows
+    int K
+    double alpha
+    double* lacc          # (2, K): parts' loss sums, by minibatch parity
+    double* regacc        # (2, K): slices' sums of squared coefficients
+    double* cpu           # (K,): threads' CPU seconds in their work, or NULL
+
+
+cdef double batch_weight(const DataSpec* d, const floating* like) noexcept nogil:
+    """The sum of the sample weights of d's rows (like: only the dtype)."""
+    cdef const floating* SW = <const floating*> d.sw
+    cdef double s = 0
+    cdef intp r
+    if SW == NULL:
+        return <double> d.n
+    for r in range(d.n):
+        s += SW[row_of(d, r)]
+    return s
+
+
+cdef double rows_loss_grad(const NetSpec* net, const DataSpec* d,
+                           const floating* params, floating* acc,
+                           floating* work) noexcept nogil:
+    """Raw loss and gradient sums (no penalty, not divided) of the rows of d
+    on the calling thread: the gradient into acc (zeroed first), chunk by
+    chunk; returns the loss sum."""
+    cdef intp r0 = 0, m
+    cdef double loss = 0
+    memset(acc, 0, net.n_params * sizeof(floating))
+    while r0 < d.n:
+        m = net.chunk if d.n - r0 > net.chunk else d.n - r0
+        loss += chunk_loss_grad(net, d, params, work, acc, r0, m)
+        r0 += m
+    return loss
+
+
+cdef double part_loss_grad(const NetSpec* net, const DataSpec* d, int k, int K,
+                           const floating* params, floating* grad, floating* gacc,
+                           floating* work) noexcept nogil:
+    """Raw sums of part k of K of the rows of d into grad (k = 0) or
+    gacc[k - 1]; returns its loss sum."""
     cdef DataSpec dk = d[0]
     cdef intp lo = (d.n * k) // K, hi = (d.n * (k + 1)) // K
-    cdef floating* out = grad if k == 0 else gacc + (k - 1) * net.n_params
     dk.start = d.start + lo
     dk.n = hi - lo
-    # alpha 0 and weight sum 1: loss_grad_impl's final step leaves the sums as
-    # they are (x + 0 * w, then / 1)
-    lacc[k] = loss_grad_impl(net, &dk, params, out, work, gacc, &lacc[k], 1, 0.0, 1.0)
+    return rows_loss_grad(net, &dk, params,
+                          grad if k == 0 else gacc + (k - 1) * net.n_params, work)
 
 
-cdef double batch_loss_grad(const NetSpec* net, const DataSpec* d,
-                            const floating* params, floating* grad, floating* work,
-                            floating* gacc, double* lacc, int K, int T,
-                            double alpha, double sw_sum, double* cpu) noexcept nogil:
-    """loss_grad_impl's objective and gradient over the rows of d, computed as
-    K parts by T threads (1 <= T <= K); the same bits for every T. cpu: NULL,
-    or K slots that get each thread's CPU seconds in its parts (T > 1)."""
-    cdef int t, team, k
-    cdef intp p, P = net.n_params
-    cdef floating* acc
-    cdef double loss = 0, reg = 0, s, c0
+cdef double finish_slice(const NetSpec* net, OptSpec* opt, int k, int K,
+                         floating* params, floating* grad, const floating* gacc,
+                         floating* s1, floating* s2, double alpha, double sw_sum,
+                         double lr_t) noexcept nogil:
+    """Slice k of K of the packed vector: parts added in part order, penalty
+    and weight sum applied (as loss_grad_impl finishes its accumulators), then
+    the optimizer's update. Returns the slice's sum of squared coefficients
+    (taken before the update)."""
+    cdef intp P = net.n_params, nc = net.n_coef, p
+    cdef intp lo = (P * k) // K, hi = (P * (k + 1)) // K
+    cdef intp ce = nc if hi > nc else hi
+    cdef int j
+    cdef const floating* acc
     cdef floating sw = <floating> sw_sum, a = <floating> alpha
-    if K == 1:
-        return loss_grad_impl(net, d, params, grad, work, gacc, lacc, 1, alpha, sw_sum)
-    if T <= 1:
-        for k in range(K):
-            part_loss_grad(net, d, k, K, params, grad, gacc, work, lacc)
-    else:
-        if cpu != NULL:
-            memset(cpu, 0, K * sizeof(double))
-        with parallel(num_threads=T):
-            t = omp_get_thread_num()
-            team = fms_team_size()
-            if cpu != NULL:
-                c0 = fms_cpu_now()
-            k = t
-            while k < K:
-                part_loss_grad(net, d, k, K, params, grad, gacc,
-                               work + t * net.work_size, lacc)
-                k = k + team
-            if cpu != NULL:
-                cpu[t] = fms_cpu_now() - c0
-    # the parts in order, then the penalty and the weight sum, as
-    # loss_grad_impl finishes its thread accumulators
-    for k in range(1, K):
-        acc = gacc + (k - 1) * P
-        for p in range(P):
+    cdef double reg = 0, s
+    for j in range(1, K):
+        acc = gacc + (j - 1) * P
+        for p in range(lo, hi):
             grad[p] += acc[p]
-    for k in range(K):
-        loss += lacc[k]
-    for p in range(net.n_coef):
+    for p in range(lo, ce):
         s = params[p]
         reg += s * s
         grad[p] = (grad[p] + a * params[p]) / sw
-    for p in range(net.n_coef, P):
+    for p in range(ce if ce > lo else lo, hi):
         grad[p] = grad[p] / sw
-    return (loss + 0.5 * alpha * reg) / sw_sum
+    update_range(opt, params, grad, s1, s2, lo, hi, lr_t)
+    return reg
+
+
+cdef inline double adam_step(const OptSpec* opt, long long t) noexcept nogil:
+    # sklearn: learning_rate_init * np.sqrt(1 - beta_2**t) / (1 - beta_1**t)
+    if opt.solver != SOLVER_ADAM:
+        return 0
+    return (opt.learning_rate_init * sqrt(1 - pow(opt.beta_2, <double> t))
+            / (1 - pow(opt.beta_1, <double> t)))
+
+
+cdef inline double batch_loss(const Step* s, int parity, double sw_sum) noexcept nogil:
+    """The minibatch's objective from its parts' and slices' sums."""
+    cdef double loss = 0, reg = 0
+    cdef int k
+    for k in range(s.K):
+        loss += s.lacc[parity * s.K + k]
+        reg += s.regacc[parity * s.K + k]
+    return (loss + 0.5 * s.alpha * reg) / sw_sum
+
+
+cdef inline void batch_rows(const Step* s, DataSpec* d, intp start) noexcept nogil:
+    d.start = start
+    d.n = s.batch_size if s.n_rows - start > s.batch_size else s.n_rows - start
+
+
+cdef void segment_serial(const Step* s, DataSpec* d, floating* params, floating* grad,
+                         floating* s1, floating* s2, floating* work, floating* gacc,
+                         intp start, intp n_batches, double* loss_sum) noexcept nogil:
+    """Minibatches start, start + batch_size, ... (n_batches of them) on the
+    calling thread, every part and slice in turn."""
+    cdef intp b
+    cdef int k, K = s.K
+    cdef double sw_sum, lr_t
+    for b in range(n_batches):
+        batch_rows(s, d, start + b * s.batch_size)
+        sw_sum = batch_weight(d, params)
+        for k in range(K):
+            s.lacc[k] = part_loss_grad(s.net, d, k, K, params, grad, gacc, work)
+        s.opt.t += 1
+        lr_t = adam_step(s.opt, s.opt.t)
+        for k in range(K):
+            s.regacc[k] = finish_slice(s.net, s.opt, k, K, params, grad, gacc, s1, s2,
+                                       s.alpha, sw_sum, lr_t)
+        loss_sum[0] += batch_loss(s, 0, sw_sum) * <double> d.n
+
+
+cdef void segment_parallel(const Step* s, const DataSpec* d0, floating* params,
+                           floating* grad, floating* s1, floating* s2, floating* work,
+                           floating* gacc, intp start, intp n_batches, int T,
+                           double* loss_sum) noexcept nogil:
+    """The same minibatches in one parallel region of (up to) T threads, the
+    same values as segment_serial. With s.cpu set, each thread adds the CPU
+    seconds of its work (not its waits) to s.cpu[t]."""
+    cdef int t, team, k, K = s.K, parity
+    cdef intp b
+    cdef DataSpec d
+    cdef double sw_sum, lr_t, c0
+    cdef long long t0 = s.opt.t
+    cdef floating* my_work
+    with parallel(num_threads=T):
+        t = omp_get_thread_num()
+        team = fms_team_size()
+        my_work = work + t * s.net.work_size
+        d = d0[0]
+        for b in range(n_batches):
+            parity = b & 1
+            batch_rows(s, &d, start + b * s.batch_size)
+            if s.cpu != NULL:
+                c0 = fms_cpu_now()
+            k = t
+            while k < K:
+                s.lacc[parity * K + k] = part_loss_grad(s.net, &d, k, K, params, grad,
+                                                        gacc, my_work)
+                k = k + team
+            if s.cpu != NULL:
+                s.cpu[t] += fms_cpu_now() - c0
+            fms_barrier()
+            if s.cpu != NULL:
+                c0 = fms_cpu_now()
+            # every thread: the same weight sum and step size
+            sw_sum = batch_weight(&d, params)
+            lr_t = adam_step(s.opt, t0 + b + 1)
+            k = t
+            while k < K:
+                s.regacc[parity * K + k] = finish_slice(
+                    s.net, s.opt, k, K, params, grad, gacc, s1, s2, s.alpha, sw_sum, lr_t)
+                k = k + team
+            if s.cpu != NULL:
+                s.cpu[t] += fms_cpu_now() - c0
+            fms_barrier()
+            # the sums of this minibatch are rewritten two minibatches on, after
+            # the next barrier: thread 0 reads them before reaching it
+            if t == 0:
+                loss_sum[0] += batch_loss(s, parity, sw_sum) * <double> d.n
+    s.opt.t = t0 + n_batches
 
 
 # ----------------------------------------------- threads that pay off ----
 #
-# One parallel region per minibatch pays on idle cores (1.3-1.5x on two) but
-# costs many times over when other processes hold the cores: the threads wait
-# for each other at every minibatch's barrier while descheduled (milliseconds
-# a minibatch). So while the runner uses all its threads it measures, in
-# windows of a few minibatches, each region's wall time against the CPU time
-# its threads spent working (what one thread would need). When the threads
-# stop clearly beating one thread, every runner of the process goes on with one
-# thread for a while (20 ms at first, doubling up to 2 s while the threads keep
-# losing) and then tries them again. The results do not depend on any of this.
+# On idle cores the threads pay (about 1.5-1.9x on two), but when other
+# processes hold the cores they cost many times over: the threads wait for each
+# other at every barrier while descheduled. So while the runner uses all its
+# threads it measures, in windows of a few minibatches (one segment), the
+# region's wall time against the CPU time its threads spent working (what one
+# thread would need). When the threads stop clearly beating one thread, every
+# runner of the process goes on with one thread for a while (20 ms at first,
+# doubling up to 2 s while the threads keep losing) and then tries them again.
+# Between windows the threads run unmeasured segments of a growing number of
+# minibatches. The results do not depend on any of this.
 
 cdef enum:
     WINDOW = 4            # minibatches per measurement
-    GAP_MAX = 12          # unmeasured minibatches between windows while threads pay
+    GAP_MAX = 28          # unmeasured minibatches between windows while threads pay
 
 cdef double BACKOFF_MIN = 0.02, BACKOFF_MAX = 2.0
 # process-wide: until when threads are not tried again, and the next backoff
@@ -210,21 +310,26 @@ cdef struct Adapt:
     int forced            # > 0: always this many threads (tests)
     bint blind            # no per-thread CPU clock: all threads, unmeasured
     int threads           # threads in use: parts or 1
-    intp left             # on all threads: minibatches until this window ends
-    intp gap              # unmeasured minibatches before the next window
+    intp gap              # unmeasured minibatches between windows
+    intp until_window     # unmeasured minibatches left before the next window
+    intp window_left      # minibatches left in the current window
     double wall, cpu      # measured seconds in the current window
+    long long on_threads  # minibatches run on several threads so far
+    long long on_one      # minibatches run on one thread so far
 
 
 cdef void adapt_start_window(Adapt* a) noexcept nogil:
     a.threads = a.parts
-    a.left = WINDOW
     a.gap = 0
+    a.until_window = 0
+    a.window_left = WINDOW
     a.wall = a.cpu = 0
 
 
 cdef void adapt_init(Adapt* a, int parts) noexcept nogil:
     a.parts = parts
     a.forced = 0
+    a.on_threads = a.on_one = 0
     a.blind = False
     adapt_start_window(a)
     if parts > 1 and fms_now() < g_retry_at:
@@ -242,77 +347,102 @@ cdef inline int adapt_threads(Adapt* a) noexcept nogil:
 
 
 cdef inline bint adapt_measuring(const Adapt* a) noexcept nogil:
-    return a.forced == 0 and not a.blind and a.threads > 1 and a.left <= WINDOW
+    """Whether the next segment on several threads is a measured one."""
+    return a.forced == 0 and not a.blind and a.threads > 1 and a.until_window == 0
 
 
-cdef void adapt_after(Adapt* a, double wall, const double* cpu) noexcept nogil:
-    """Book one minibatch (its region's wall time and its threads' CPU times
-    when measuring)."""
+cdef inline intp adapt_segment(const Adapt* a) noexcept nogil:
+    """Most minibatches the next segment on several threads may have."""
+    if a.forced > 0 or a.blind:
+        return GAP_MAX + WINDOW
+    return a.window_left if a.until_window == 0 else a.until_window
+
+
+cdef void adapt_after(Adapt* a, intp n_batches, double wall, const double* cpu) noexcept nogil:
+    """Book a segment of n_batches minibatches run on several threads (its
+    region's wall time and its threads' CPU times when it was measured)."""
     global g_retry_at, g_backoff
     cdef int k
     cdef double c = 0
-    if a.parts == 1 or a.forced > 0 or a.blind or a.threads == 1:
+    if a.forced > 0 or a.blind or a.threads == 1:
         return
-    if a.left <= WINDOW:
-        for k in range(a.parts):
-            if cpu[k] < 0:      # no per-thread CPU clock here: keep the threads
-                a.blind = True
-                return
-            c += cpu[k]
-        a.cpu += c
-        a.wall += wall
-    a.left -= 1
-    if a.left > 0 and not (a.left < WINDOW and a.wall > a.cpu):
+    if a.until_window > 0:
+        a.until_window -= n_batches
+        return
+    for k in range(a.parts):
+        if cpu[k] < 0:      # no per-thread CPU clock here: keep the threads
+            a.blind = True
+            return
+        c += cpu[k]
+    a.cpu += c
+    a.wall += wall
+    a.window_left -= n_batches
+    if a.window_left > 0 and not a.wall > a.cpu:
         return
     if a.wall < 0.9 * a.cpu:
         # the threads pay: stay, and measure again after a gap that grows
         # while they keep paying (the clocks cost ~1 us a minibatch)
         g_backoff = BACKOFF_MIN
-        a.left = a.gap + WINDOW
-        a.gap = 2 * a.gap + 4 if a.gap < GAP_MAX else GAP_MAX
+        a.gap = 2 * a.gap + 4 if 2 * a.gap + 4 < GAP_MAX else GAP_MAX
+        a.until_window = a.gap
     else:
         # no better than one thread (or worse already: stop at once)
         a.threads = 1
         g_retry_at = fms_now() + g_backoff
         g_backoff = 2 * g_backoff if g_backoff < BACKOFF_MAX else BACKOFF_MAX
+    a.window_left = WINDOW
     a.wall = a.cpu = 0
 
 
 cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* params,
                     floating* grad, floating* s1, floating* s2, floating* work,
-                    floating* gacc, double* lacc, Adapt* adapt, double* cpu,
+                    floating* gacc, double* scratch, Adapt* adapt, double* cpu,
                     double alpha, intp n_rows, intp batch_size,
                     double* loss_sum) except -1 nogil:
     """Minibatches rows [0, n_rows) of d (through d.idx when set) in order,
-    batch_size rows each (the last one shorter), as sklearn's gen_batches."""
-    cdef intp start = 0, bs, r, P = net.n_params
-    cdef const floating* SW = <const floating*> d.sw
-    cdef double sw_sum, loss, work_since_check = 0, t0, wall
+    batch_size rows each (the last one shorter), as sklearn's gen_batches.
+    scratch: 4 * K doubles."""
+    cdef Step s
+    cdef intp start = 0, n_batches, left, most, k
+    cdef double t0, wall, per_batch
     cdef int nt
     cdef bint measure
+    s.net = net
+    s.opt = opt
+    s.batch_size = batch_size
+    s.n_rows = n_rows
+    s.K = adapt.parts
+    s.alpha = alpha
+    s.lacc = scratch
+    s.regacc = scratch + 2 * s.K
+    # minibatches between two looks at pending signals (a few milliseconds)
+    per_batch = <double> batch_size * <double> net.n_params
+    most = <intp> (SIGNAL_CHECK_WORK / per_batch) if per_batch < SIGNAL_CHECK_WORK else 1
     while start < n_rows:
-        bs = batch_size if n_rows - start > batch_size else n_rows - start
-        d.start = start
-        d.n = bs
-        if SW == NULL:
-            sw_sum = <double> bs
-        else:
-            sw_sum = 0
-            for r in range(bs):
-                sw_sum += SW[row_of(d, r)]
+        left = (n_rows - start + batch_size - 1) // batch_size
+        n_batches = left if left < most else most
         nt = adapt_threads(adapt)
-        measure = adapt_measuring(adapt)
-        t0 = fms_now() if measure else 0
-        loss = batch_loss_grad(net, d, params, grad, work, gacc, lacc, adapt.parts, nt,
-                               alpha, sw_sum, cpu if measure else NULL)
-        wall = fms_now() - t0 if measure else 0
-        loss_sum[0] += loss * <double> bs
-        update_params(opt, params, grad, s1, s2, P, nt)
-        adapt_after(adapt, wall, cpu)
-        start += bs
-        work_since_check += <double> bs * <double> P
-        if work_since_check >= SIGNAL_CHECK_WORK and start < n_rows:
-            work_since_check = 0
+        if nt <= 1 or s.K == 1:
+            s.cpu = NULL
+            segment_serial(&s, d, params, grad, s1, s2, work, gacc, start, n_batches,
+                           loss_sum)
+            adapt.on_one += n_batches
+        else:
+            if adapt_segment(adapt) < n_batches:
+                n_batches = adapt_segment(adapt)
+            measure = adapt_measuring(adapt)
+            s.cpu = cpu if measure else NULL
+            if measure:
+                for k in range(s.K):
+                    cpu[k] = 0
+                t0 = fms_now()
+            segment_parallel(&s, d, params, grad, s1, s2, work, gacc, start, n_batches,
+                             nt, loss_sum)
+            wall = fms_now() - t0 if measure else 0
+            adapt_after(adapt, n_batches, wall, cpu)
+            adapt.on_threads += n_batches
+        start += n_batches * batch_size
+        if start < n_rows:
             with gil:
                 PyErr_CheckSignals()
     return 0
@@ -335,6 +465,7 @@ cdef class EpochRunner:
     cdef OptSpec opt
     cdef Adapt adapt
     cdef object cpu      # (n_threads,) float64: the threads' CPU seconds
+    cdef object scratch  # (4 * n_threads,) float64: loss and penalty sums
     cdef readonly double alpha
 
     def __init__(self, Workspace ws, Dataset data, params, grad, state1, state2,
@@ -382,11 +513,17 @@ cdef class EpochRunner:
         self.opt.t = t
         adapt_init(&self.adapt, ws.n_threads)
         self.cpu = np.zeros(ws.n_threads, dtype=np.float64)
+        self.scratch = np.zeros(4 * ws.n_threads, dtype=np.float64)
 
     @property
     def threads(self):
         """Threads the next minibatch will use (1 to the workspace's count)."""
         return adapt_threads(&self.adapt)
+
+    @property
+    def batches_on_threads(self):
+        """(minibatches run on several threads, minibatches run on one) so far."""
+        return self.adapt.on_threads, self.adapt.on_one
 
     @property
     def fixed_threads(self):
@@ -444,12 +581,12 @@ cdef class EpochRunner:
         cdef double* s2 = NULL
         cdef double* work = <double*> cnp.PyArray_DATA(self.ws.work)
         cdef double* gacc = <double*> cnp.PyArray_DATA(self.ws.gacc)
-        cdef double* lacc = <double*> cnp.PyArray_DATA(self.ws.lacc)
+        cdef double* scratch = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.scratch)
         if self.opt.solver == SOLVER_ADAM:
             s2 = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.state2)
         with nogil:
             epoch_impl(&self.ws.layout.spec, d, &self.opt, p, g, s1, s2, work, gacc,
-                       lacc, &self.adapt,
+                       scratch, &self.adapt,
                        <double*> cnp.PyArray_DATA(<cnp.ndarray> self.cpu),
                        self.alpha, n_rows, batch_size, loss_sum)
         return 0
@@ -462,12 +599,12 @@ cdef class EpochRunner:
         cdef float* s2 = NULL
         cdef float* work = <float*> cnp.PyArray_DATA(self.ws.work)
         cdef float* gacc = <float*> cnp.PyArray_DATA(self.ws.gacc)
-        cdef double* lacc = <double*> cnp.PyArray_DATA(self.ws.lacc)
+        cdef double* scratch = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.scratch)
         if self.opt.solver == SOLVER_ADAM:
             s2 = <float*> cnp.PyArray_DATA(<cnp.ndarray> self.state2)
         with nogil:
             epoch_impl(&self.ws.layout.spec, d, &self.opt, p, g, s1, s2, work, gacc,
-                       lacc, &self.adapt,
+                       scratch, &self.adapt,
                        <double*> cnp.PyArray_DATA(<cnp.ndarray> self.cpu),
                        self.alpha, n_rows, batch_size, loss_sum)
         return 0

@@ -540,6 +540,22 @@ for nt in (1, 2):
     res.append((_kernels.Workspace(lay, nt, np.float64).loss_grad(params, g, ds, 0.0, n), g))
 assert res[0][0] == res[1][0] or abs(res[0][0] - res[1][0]) < 1e-12 * res[0][0], res
 np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-10, atol=1e-12)
+
+# sgd/adam epochs: a region of one thread runs every part and slice of a
+# three-part minibatch, between the same barriers, to the same bits
+lay = _kernels.Layout(units, 3, 2, 16, True)
+Yc = np.eye(3)[rng.randint(0, 3, n)]
+ds = _kernels.Dataset(X, Yc, rng.uniform(0.5, 2, n), np.float64)
+idx = rng.permutation(n).astype(np.intp)
+out = []
+for fixed in (1, 3):
+    p = np.random.RandomState(1).uniform(-0.5, 0.5, P)
+    r = _kernels.EpochRunner(_kernels.Workspace(lay, 3, np.float64), ds, p, np.empty(P),
+                             np.zeros(P), np.zeros(P), "adam", 1e-3, 1e-2)
+    r.fixed_threads = fixed
+    out.append((p, [r.run(idx, n, 40) for _ in range(3)]))
+np.testing.assert_array_equal(out[0][0], out[1][0])
+assert out[0][1] == out[1][1]
 """
 
 

@@ -561,3 +561,25 @@ def test_minibatch_results_do_not_depend_on_the_threads_that_ran_them():
         assert losses == results[0][1]
     with pytest.raises(ValueError, match="fixed_threads"):
         r.fixed_threads = -1
+
+
+@pytest.mark.parametrize("fixed, parallel", [(1, False), (2, True), (0, None)])
+def test_runner_books_every_minibatch_on_the_threads_that_ran_it(fixed, parallel):
+    # 300 rows in batches of 64: 5 minibatches an epoch, in segments of
+    # several minibatches per parallel region
+    Y = np.eye(10)[Y_DIG]
+    data = _kernels.Dataset(np.ascontiguousarray(X_DIG), Y, None, np.float64)
+    idx = np.arange(300, dtype=np.intp)
+    lay = make_layout([64, 40, 10], "relu", "softmax", np.float64, gather=True, chunk=32)
+    P = lay.n_params
+    r = _kernels.EpochRunner(_kernels.Workspace(lay, 2, np.float64), data,
+                             np.random.RandomState(1).uniform(-0.2, 0.2, P), np.empty(P),
+                             np.zeros(P), np.zeros(P), "adam", 1e-4, 1e-3)
+    r.fixed_threads = fixed
+    for _ in range(7):
+        r.run(idx, 300, 64)
+    on_threads, on_one = r.batches_on_threads
+    assert on_threads + on_one == 35
+    assert r.t == 35
+    if parallel is not None:
+        assert (on_threads == 35) == parallel and (on_one == 35) != parallel
