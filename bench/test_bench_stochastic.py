@@ -101,7 +101,7 @@ def test_large_adam(benchmark, speedups, settled, large, dtype, side):
     benchmark.group = _large_case(dtype)
     Xs, y = large
     make = MLPClassifier if side == FASTMLP else SkMLPClassifier
-    _time_fit(benchmark, lambda: make(**LARGE_PARAMS), Xs[dtype], y, rounds=3)
+    _time_fit(benchmark, lambda: make(**LARGE_PARAMS), Xs[dtype], y, 3)
     if side == FASTMLP:
         benchmark.extra_info["omp_threads"] = effective_n_threads()
     else:

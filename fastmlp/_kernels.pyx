@@ -151,8 +151,9 @@ cdef void first_layer(const NetSpec* net, const DataSpec* d, const floating* par
 
 
 cdef void first_layer_grad(const NetSpec* net, const DataSpec* d, floating* gacc,
-                           const floating* work, intp r0, intp m) noexcept nogil:
-    """gacc[W0] += X[chunk]^T @ delta1 (delta1 sits in layer 1's buffer)."""
+                           const floating* work, intp r0, intp m, bint fresh) noexcept nogil:
+    """gacc[W0] += X[chunk]^T @ delta1 (delta1 sits in layer 1's buffer);
+    fresh: gacc[W0] holds no sum yet and is overwritten instead."""
     cdef int n_out = net.units[1]
     cdef int nf = <int> d.n_features
     cdef floating* G = gacc + net.coef_off[0]
@@ -161,7 +162,10 @@ cdef void first_layer_grad(const NetSpec* net, const DataSpec* d, floating* gacc
     cdef intp i, p, g, col
     cdef int j
     cdef floating v
+    cdef floating beta = 0 if fresh else 1
     if d.indptr != NULL:
+        if fresh:
+            memset(G, 0, <intp> nf * n_out * sizeof(floating))
         for i in range(m):
             g = row_of(d, r0 + i)
             for p in range(d.indptr[g], d.indptr[g + 1]):
@@ -171,13 +175,13 @@ cdef void first_layer_grad(const NetSpec* net, const DataSpec* d, floating* gacc
                     G[col + j] += v * D[i * n_out + j]
     elif d.idx != NULL:
         gemm_rm(1, 0, nf, n_out, <int> m, 1, work + net.xbuf_off, nf, D, n_out,
-                1, G, n_out)
+                beta, G, n_out)
     elif d.fortran:
         gemm_rm(0, 0, nf, n_out, <int> m, 1, X + d.start + r0, <int> d.n_total,
-                D, n_out, 1, G, n_out)
+                D, n_out, beta, G, n_out)
     else:
         gemm_rm(1, 0, nf, n_out, <int> m, 1, X + (d.start + r0) * nf, nf,
-                D, n_out, 1, G, n_out)
+                D, n_out, beta, G, n_out)
 
 
 cdef void hidden_forward(const NetSpec* net, const floating* params, floating* work,
@@ -324,14 +328,16 @@ cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
 
 
 cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params,
-                   floating* work, floating* gacc, intp r0, intp m) noexcept nogil:
-    """Back-propagate the output delta through every layer into gacc."""
+                   floating* work, floating* gacc, intp r0, intp m, bint fresh) noexcept nogil:
+    """Back-propagate the output delta through every layer into gacc (its
+    coefficient blocks overwritten when fresh, else added to)."""
     cdef int L = net.n_layers - 1
     cdef int l, w_in, w_out, act = net.activation
     cdef floating* T = work + net.tmp_off
     cdef floating* A
     cdef floating* gb
     cdef floating dlt
+    cdef floating beta = 0 if fresh else 1
     cdef intp i
     cdef int j
     for l in range(L - 1, 0, -1):
@@ -340,7 +346,7 @@ cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params
         A = work + net.act_off[l]
         # gradW_l += A_l^T delta_{l+1}
         gemm_rm(1, 0, w_in, w_out, <int> m, 1, A, w_in, work + net.act_off[l + 1],
-                w_out, 1, gacc + net.coef_off[l], w_out)
+                w_out, beta, gacc + net.coef_off[l], w_out)
         # T = delta_{l+1} W_l^T, then delta_l = T * f'(A_l) written over A_l
         gemm_rm(0, 1, <int> m, w_in, w_out, 1, work + net.act_off[l + 1], w_out,
                 params + net.coef_off[l], w_out, 0, T, w_in)
@@ -368,16 +374,37 @@ cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params
                     dlt = T[i * w_in + j]
                     A[i * w_in + j] = dlt
                     gb[j] += dlt
-    first_layer_grad(net, d, gacc, work, r0, m)
+    first_layer_grad(net, d, gacc, work, r0, m, fresh)
 
 
 cdef double chunk_loss_grad(const NetSpec* net, const DataSpec* d,
                             const floating* params, floating* work, floating* gacc,
-                            intp r0, intp m) noexcept nogil:
+                            intp r0, intp m, bint fresh) noexcept nogil:
     cdef double loss
     forward_hidden(net, d, params, work, r0, m)
     loss = output_loss_delta(net, d, params, work, gacc, r0, m)
-    backward(net, d, params, work, gacc, r0, m)
+    backward(net, d, params, work, gacc, r0, m, fresh)
+    return loss
+
+
+cdef double rows_loss_grad(const NetSpec* net, const DataSpec* d,
+                           const floating* params, floating* acc, floating* work,
+                           intp lo, intp hi, intp chunk) noexcept nogil:
+    """Raw loss and gradient sums (no penalty, not divided) of rows lo..hi of
+    d on the calling thread, chunk rows at a time: the gradient into acc
+    (overwritten); returns the loss sum."""
+    cdef intp r0 = lo, m
+    cdef double loss = 0
+    if hi <= lo:
+        memset(acc, 0, net.n_params * sizeof(floating))
+        return 0
+    # the first chunk's products overwrite the coefficient blocks; only the
+    # intercepts, summed with +=, start from zero
+    memset(acc + net.n_coef, 0, (net.n_params - net.n_coef) * sizeof(floating))
+    while r0 < hi:
+        m = chunk if hi - r0 > chunk else hi - r0
+        loss += chunk_loss_grad(net, d, params, work, acc, r0, m, r0 == lo)
+        r0 += m
     return loss
 
 
@@ -456,13 +483,7 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
     if chunk < 1:
         chunk = 1
     if nt == 1:
-        memset(grad, 0, P * sizeof(floating))
-        lacc[0] = 0
-        r0 = 0
-        while r0 < d.n:
-            m = chunk if d.n - r0 > chunk else d.n - r0
-            lacc[0] += chunk_loss_grad(net, d, params, work, grad, r0, m)
-            r0 += m
+        lacc[0] = rows_loss_grad(net, d, params, grad, work, 0, d.n, chunk)
     else:
         with parallel(num_threads=nt):
             # the team may be smaller than asked (OMP_THREAD_LIMIT, nesting,
@@ -473,15 +494,9 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
                 team_size[0] = team
             my_work = work + t * net.work_size
             my_acc = grad if t == 0 else gacc + (t - 1) * P
-            memset(my_acc, 0, P * sizeof(floating))
-            lacc[t] = 0
             lo = (d.n * t) // team
             hi = (d.n * (t + 1)) // team
-            r0 = lo
-            while r0 < hi:
-                m = chunk if hi - r0 > chunk else hi - r0
-                lacc[t] += chunk_loss_grad(net, d, params, my_work, my_acc, r0, m)
-                r0 = r0 + m
+            lacc[t] = rows_loss_grad(net, d, params, my_acc, my_work, lo, hi, chunk)
         nt = team_size[0]
         # fixed-order reduction of the thread accumulators
         for tt in range(1, nt):

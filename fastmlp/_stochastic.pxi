@@ -104,6 +104,10 @@ cdef void update_range(const OptSpec* opt, floating* p, const floating* g, float
 # between minibatches, so they are not put to sleep and woken up again (a
 # region per minibatch cost about as much as it saved on small networks).
 
+# parameters per block of finish_slice (its five arrays: 10 KiB in float64)
+cdef intp FINISH_BLOCK = 256
+
+
 cdef struct Step:
     # what every thread of a segment reads (set before the region)
     const NetSpec* net
@@ -129,22 +133,6 @@ cdef double batch_weight(const DataSpec* d, const floating* like) noexcept nogil
     return s
 
 
-cdef double rows_loss_grad(const NetSpec* net, const DataSpec* d,
-                           const floating* params, floating* acc,
-                           floating* work) noexcept nogil:
-    """Raw loss and gradient sums (no penalty, not divided) of the rows of d
-    on the calling thread: the gradient into acc (zeroed first), chunk by
-    chunk; returns the loss sum."""
-    cdef intp r0 = 0, m
-    cdef double loss = 0
-    memset(acc, 0, net.n_params * sizeof(floating))
-    while r0 < d.n:
-        m = net.chunk if d.n - r0 > net.chunk else d.n - r0
-        loss += chunk_loss_grad(net, d, params, work, acc, r0, m)
-        r0 += m
-    return loss
-
-
 cdef double part_loss_grad(const NetSpec* net, const DataSpec* d, int k, int K,
                            const floating* params, floating* grad, floating* gacc,
                            floating* work) noexcept nogil:
@@ -155,7 +143,8 @@ cdef double part_loss_grad(const NetSpec* net, const DataSpec* d, int k, int K,
     dk.start = d.start + lo
     dk.n = hi - lo
     return rows_loss_grad(net, &dk, params,
-                          grad if k == 0 else gacc + (k - 1) * net.n_params, work)
+                          grad if k == 0 else gacc + (k - 1) * net.n_params, work,
+                          0, dk.n, net.chunk)
 
 
 cdef double finish_slice(const NetSpec* net, OptSpec* opt, int k, int K,
@@ -165,25 +154,30 @@ cdef double finish_slice(const NetSpec* net, OptSpec* opt, int k, int K,
     """Slice k of K of the packed vector: parts added in part order, penalty
     and weight sum applied (as loss_grad_impl finishes its accumulators), then
     the optimizer's update. Returns the slice's sum of squared coefficients
-    (taken before the update)."""
-    cdef intp P = net.n_params, nc = net.n_coef, p
+    (taken before the update). Done in blocks that stay in L1 between the
+    passes."""
+    cdef intp P = net.n_params, nc = net.n_coef, p, b0, b1, ce
     cdef intp lo = (P * k) // K, hi = (P * (k + 1)) // K
-    cdef intp ce = nc if hi > nc else hi
     cdef int j
     cdef const floating* acc
     cdef floating sw = <floating> sw_sum, a = <floating> alpha
     cdef double reg = 0, s
-    for j in range(1, K):
-        acc = gacc + (j - 1) * P
-        for p in range(lo, hi):
-            grad[p] += acc[p]
-    for p in range(lo, ce):
-        s = params[p]
-        reg += s * s
-        grad[p] = (grad[p] + a * params[p]) / sw
-    for p in range(ce if ce > lo else lo, hi):
-        grad[p] = grad[p] / sw
-    update_range(opt, params, grad, s1, s2, lo, hi, lr_t)
+    b0 = lo
+    while b0 < hi:
+        b1 = b0 + FINISH_BLOCK if hi - b0 > FINISH_BLOCK else hi
+        for j in range(1, K):
+            acc = gacc + (j - 1) * P
+            for p in range(b0, b1):
+                grad[p] += acc[p]
+        ce = nc if b1 > nc else b1
+        for p in range(b0, ce):
+            s = params[p]
+            reg += s * s
+            grad[p] = (grad[p] + a * params[p]) / sw
+        for p in range(ce if ce > b0 else b0, b1):
+            grad[p] = grad[p] / sw
+        update_range(opt, params, grad, s1, s2, b0, b1, lr_t)
+        b0 = b1
     return reg
 
 
