@@ -346,10 +346,15 @@ cdef inline bint adapt_measuring(const Adapt* a) noexcept nogil:
 
 
 cdef inline intp adapt_segment(const Adapt* a) noexcept nogil:
-    """Most minibatches the next segment on several threads may have."""
+    """Most minibatches the next segment on several threads may have. A
+    window opens with a one-minibatch probe: on cores that other processes
+    hold, a segment costs a time slice at every barrier, so a retry stops
+    after one minibatch."""
     if a.forced > 0 or a.blind:
         return GAP_MAX + WINDOW
-    return a.window_left if a.until_window == 0 else a.until_window
+    if a.until_window > 0:
+        return a.until_window
+    return 1 if a.window_left == WINDOW else a.window_left
 
 
 cdef void adapt_after(Adapt* a, intp n_batches, double wall, const double* cpu) noexcept nogil:
