@@ -178,6 +178,51 @@ FM_CLONES static void NAME(T* Z, const T* b, ptrdiff_t m, int k, T* rowsum)    \
 FM_SOFTMAX_ROWS(fm_softmax_rows_d, double, fm_exp_neg_d)
 FM_SOFTMAX_ROWS(fm_softmax_rows_f, float, fm_exp_neg_f)
 
+/* dst row i = row rows[i] of the C-contiguous X (row_bytes each), the rows
+ * a few ahead prefetched: the source rows are scattered, and one at a time
+ * each copy would wait for its cache misses. */
+static void fm_gather_rows(char* restrict dst, const char* restrict X,
+                           const ptrdiff_t* rows, ptrdiff_t m, size_t row_bytes)
+{
+    const ptrdiff_t ahead = 4;
+    for (ptrdiff_t i = 0; i < m && i < ahead; i++)
+        for (size_t off = 0; off < row_bytes; off += 64)
+            __builtin_prefetch(X + rows[i] * row_bytes + off);
+    for (ptrdiff_t i = 0; i < m; i++) {
+        if (i + ahead < m) {
+            const char* next = X + rows[i + ahead] * row_bytes;
+            for (size_t off = 0; off < row_bytes; off += 64)
+                __builtin_prefetch(next + off);
+        }
+        memcpy(dst + (size_t)i * row_bytes, X + rows[i] * row_bytes, row_bytes);
+    }
+}
+
+/* Softmax deltas after the pre-pass, in place: row i of Z (exps, rowsum[i]
+ * their sum) becomes (e / sum - y) * w for its data row g (rows[i], or
+ * first + i when rows is NULL; w = sw[g], or 1 when sw is NULL); then gb += the
+ * column sums of the deltas, row by row. */
+#define FM_SOFTMAX_DELTA(NAME, T)                                               \
+FM_CLONES static void NAME(T* restrict Z, const T* restrict Y, const T* sw,    \
+                           const ptrdiff_t* rows, ptrdiff_t first, ptrdiff_t m, \
+                           int k, const T* rowsum, T* restrict gb)             \
+{                                                                               \
+    for (ptrdiff_t i = 0; i < m; i++) {                                         \
+        ptrdiff_t g = rows != NULL ? rows[i] : first + i;                       \
+        T w = sw != NULL ? sw[g] : (T)1;                                        \
+        T s = rowsum[i];                                                        \
+        T* restrict z = Z + i * k;                                              \
+        const T* restrict y = Y + g * k;                                        \
+        for (int j = 0; j < k; j++)                                             \
+            z[j] = (z[j] / s - y[j]) * w;                                       \
+    }                                                                           \
+    for (ptrdiff_t i = 0; i < m; i++)                                           \
+        for (int j = 0; j < k; j++)                                             \
+            gb[j] += Z[i * k + j];                                              \
+}
+FM_SOFTMAX_DELTA(fm_softmax_delta_d, double)
+FM_SOFTMAX_DELTA(fm_softmax_delta_f, float)
+
 /* z = relu(z + b) over an m x w block. */
 #define FM_BIAS_RELU(NAME, T)                                                   \
 FM_CLONES static void NAME(T* Z, const T* b, ptrdiff_t m, int w)               \

@@ -33,6 +33,14 @@ cnp.import_array()
 cdef extern from "_fastmath.h" nogil:
     void fm_softmax_rows_d(double* Z, const double* b, Py_ssize_t m, int k, double* rowsum) noexcept
     void fm_softmax_rows_f(float* Z, const float* b, Py_ssize_t m, int k, float* rowsum) noexcept
+    void fm_gather_rows(char* dst, const char* X, const Py_ssize_t* rows, Py_ssize_t m,
+                        size_t row_bytes) noexcept
+    void fm_softmax_delta_d(double* Z, const double* Y, const double* sw, const Py_ssize_t* rows,
+                            Py_ssize_t first, Py_ssize_t m, int k, const double* rowsum,
+                            double* gb) noexcept
+    void fm_softmax_delta_f(float* Z, const float* Y, const float* sw, const Py_ssize_t* rows,
+                            Py_ssize_t first, Py_ssize_t m, int k, const float* rowsum,
+                            float* gb) noexcept
     void fm_bias_relu_d(double* Z, const double* b, Py_ssize_t m, int w) noexcept
     void fm_bias_tanh_d(double* Z, const double* b, Py_ssize_t m, int w) noexcept
     void fm_bias_tanh_f(float* Z, const float* b, Py_ssize_t m, int w) noexcept
@@ -134,13 +142,14 @@ cdef void first_layer(const NetSpec* net, const DataSpec* d, const floating* par
                     Z[i * n_out + j] += v * W[d.indices[p] * n_out + j]
     elif d.idx != NULL:
         xb = work + net.xbuf_off
-        for i in range(m):
-            g = d.idx[d.start + r0 + i]
-            if d.fortran:
+        if d.fortran:
+            for i in range(m):
+                g = d.idx[d.start + r0 + i]
                 for j in range(nf):
                     xb[i * nf + j] = X[g + j * d.n_total]
-            else:
-                memcpy(xb + i * nf, X + g * nf, nf * sizeof(floating))
+        else:
+            fm_gather_rows(<char*> xb, <const char*> X, d.idx + d.start + r0, m,
+                           nf * sizeof(floating))
         gemm_rm(0, 0, <int> m, n_out, nf, 1, xb, nf, W, n_out, 0, Z, n_out)
     elif d.fortran:
         gemm_rm(1, 0, <int> m, n_out, nf, 1, X + d.start + r0, <int> d.n_total,
@@ -268,61 +277,72 @@ cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
             fm_softmax_rows_d(Z, b, m, k, rowsum)
         else:
             fm_softmax_rows_f(Z, b, m, k, rowsum)
-    for i in range(m):
-        g = row_of(d, r0 + i)
-        wgt = SW[g] if SW != NULL else 1
-        row_loss = 0
-        if out == OUT_SOFTMAX:
+        # the loss where y != 0, row by row; then the deltas and the bias
+        # gradient in one vectorised pass (the same values and order as a
+        # single loop)
+        for i in range(m):
+            g = row_of(d, r0 + i)
+            wgt = SW[g] if SW != NULL else 1
+            row_loss = 0
             # Z holds exp(z - max) from the pre-pass; log p = log(e) - log(sum)
-            s = rowsum[i]
-            lse = f_log(s)
+            lse = f_log(rowsum[i])
             for j in range(k):
-                z = Z[i * k + j]
                 y = Y[g * k + j]
                 if y != 0:
+                    z = Z[i * k + j]
                     lp = (f_log(z) if z > 0 else -INFINITY) - lse
                     if lp < log_eps:
                         lp = log_eps
                     elif lp > log_1m_eps:
                         lp = log_1m_eps
                     row_loss -= y * lp
-                dlt = (z / s - y) * wgt
-                Z[i * k + j] = dlt
-                gb[j] += dlt
+            total += wgt * row_loss
+        if floating is double:
+            fm_softmax_delta_d(Z, <const double*> d.Y, <const double*> d.sw,
+                               d.idx + d.start + r0 if d.idx != NULL else NULL,
+                               d.start + r0, m, k, rowsum, gb)
         else:
-            for j in range(k):
-                z = Z[i * k + j] + b[j]
-                y = Y[g * k + j]
-                if out == OUT_LOGISTIC:
-                    # log p = min(z, 0) - log1p(e), log(1 - p) = min(-z, 0) - log1p(e)
-                    e = f_exp_neg(-z if z >= 0 else z)
-                    p = 1 / (1 + e) if z >= 0 else e / (1 + e)
-                    lq = f_log1p(e)
-                    lp = (0 if z >= 0 else z) - lq
-                    lq = (-z if z >= 0 else 0) - lq
-                    if lp < log_eps:
-                        lp = log_eps
-                    elif lp > log_1m_eps:
-                        lp = log_1m_eps
-                    if lq < log_eps:
-                        lq = log_eps
-                    elif lq > log_1m_eps:
-                        lq = log_1m_eps
-                    if y != 0:
-                        row_loss -= y * lp
-                    if y != 1:
-                        row_loss -= (1 - y) * lq
-                elif out == OUT_EXP:
-                    p = f_exp(z)
-                    if y > 0:
-                        row_loss += y * (f_log(y) - z)
-                    row_loss += p - y
-                else:
-                    p = z
-                    row_loss += 0.5 * (p - y) * (p - y)
-                dlt = (p - y) * wgt
-                Z[i * k + j] = dlt
-                gb[j] += dlt
+            fm_softmax_delta_f(Z, <const float*> d.Y, <const float*> d.sw,
+                               d.idx + d.start + r0 if d.idx != NULL else NULL,
+                               d.start + r0, m, k, rowsum, gb)
+        return total
+    for i in range(m):
+        g = row_of(d, r0 + i)
+        wgt = SW[g] if SW != NULL else 1
+        row_loss = 0
+        for j in range(k):
+            z = Z[i * k + j] + b[j]
+            y = Y[g * k + j]
+            if out == OUT_LOGISTIC:
+                # log p = min(z, 0) - log1p(e), log(1 - p) = min(-z, 0) - log1p(e)
+                e = f_exp_neg(-z if z >= 0 else z)
+                p = 1 / (1 + e) if z >= 0 else e / (1 + e)
+                lq = f_log1p(e)
+                lp = (0 if z >= 0 else z) - lq
+                lq = (-z if z >= 0 else 0) - lq
+                if lp < log_eps:
+                    lp = log_eps
+                elif lp > log_1m_eps:
+                    lp = log_1m_eps
+                if lq < log_eps:
+                    lq = log_eps
+                elif lq > log_1m_eps:
+                    lq = log_1m_eps
+                if y != 0:
+                    row_loss -= y * lp
+                if y != 1:
+                    row_loss -= (1 - y) * lq
+            elif out == OUT_EXP:
+                p = f_exp(z)
+                if y > 0:
+                    row_loss += y * (f_log(y) - z)
+                row_loss += p - y
+            else:
+                p = z
+                row_loss += 0.5 * (p - y) * (p - y)
+            dlt = (p - y) * wgt
+            Z[i * k + j] = dlt
+            gb[j] += dlt
         total += wgt * row_loss
     return total
 
