@@ -553,6 +553,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             self._label_binarizer = LabelBinarizer()
             self._label_binarizer.fit(y)
             self.classes_ = self._label_binarizer.classes_
+            if self._label_binarizer.y_type_ == "multiclass":
+                # what transform gives for the labels it was just fitted on
+                # (checked in tests/test_estimators.py), without its ~1 ms of
+                # repeated target checks: one column per class
+                return X, np.asarray(y).reshape(-1, 1) == self.classes_
         else:
             classes = unique_labels(y)
             if self.warm_start:

@@ -692,3 +692,31 @@ def test_y_column_vector_warns_like_sklearn():
     with pytest.warns(DataConversionWarning):
         fit_quietly(fm, X_DENSE, y)
     assert_same_weights(fm, skm)
+
+
+@pytest.mark.parametrize(
+    "y",
+    [
+        np.array([3, 1, 2, 1, 3, 0, 2]),
+        np.array(["b", "a", "c", "a", "c", "b", "b"], dtype=object),
+        np.array([5.0, -1.0, 2.0, 5.0, 2.0, -1.0, 7.0]),
+        np.array([[2], [0], [1], [1], [0], [2], [2]]),
+        np.array([1, 0, 1, 1, 0, 0, 1]),  # binary: transform's single column
+        np.array([[1, 0], [0, 1], [1, 1], [0, 0], [1, 0], [0, 1], [1, 1]]),  # multilabel
+    ],
+)
+def test_binarized_targets_are_the_label_binarizers(y):
+    # the fit path one-hot encodes multiclass targets itself; it must give
+    # exactly LabelBinarizer.transform's matrix (as bool), for every label type
+    from sklearn.preprocessing import LabelBinarizer
+
+    X = np.arange(14, dtype=float).reshape(7, 2)
+    clf = fastmlp.MLPClassifier()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # column y: DataConversionWarning
+        _, Y = clf._validate_input(X, y, incremental=False, reset=True)
+        y1 = y.ravel() if y.ndim == 2 and y.shape[1] == 1 else y
+        expected = LabelBinarizer().fit(y1).transform(y1).astype(bool)
+    assert Y.dtype == bool
+    assert_array_equal(Y, expected)
+    assert_array_equal(clf.classes_, LabelBinarizer().fit(y1).classes_)
