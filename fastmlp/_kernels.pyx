@@ -51,6 +51,23 @@ cdef extern from "_fastmath.h" nogil:
     void fm_relu_back_f(const float* T, float* A, float* gb, Py_ssize_t m, int w) noexcept
 
 
+cdef extern from "_smallgemm.h" nogil:
+    # products with a narrow side (n <= SG_NMAX), see the header
+    int SG_NMAX
+    void fm_sg_nn_d(const double* A, const double* B, double* C, Py_ssize_t m,
+                    Py_ssize_t h, int n, double* scratch) noexcept
+    void fm_sg_nn_f(const float* A, const float* B, float* C, Py_ssize_t m,
+                    Py_ssize_t h, int n, float* scratch) noexcept
+    void fm_sg_tn_d(const double* A, const double* D, double* C, Py_ssize_t m,
+                    Py_ssize_t h, int n, int accumulate, double* scratch) noexcept
+    void fm_sg_tn_f(const float* A, const float* D, float* C, Py_ssize_t m,
+                    Py_ssize_t h, int n, int accumulate, float* scratch) noexcept
+    void fm_sg_nt_d(const double* D, const double* B, double* C, Py_ssize_t m,
+                    Py_ssize_t h, int n, double* scratch) noexcept
+    void fm_sg_nt_f(const float* D, const float* B, float* C, Py_ssize_t m,
+                    Py_ssize_t h, int n, float* scratch) noexcept
+
+
 cdef extern from "_omp_compat.h":
     int omp_get_thread_num() noexcept nogil
     int omp_get_max_threads() noexcept nogil
@@ -76,6 +93,7 @@ cdef struct NetSpec:
     intp act_off[MAX_LAYERS]  # offset of layer l's chunk buffer in a thread's workspace
     intp tmp_off              # backward temporary (chunk x max hidden width)
     intp xbuf_off             # gathered rows of dense X (chunk x n_features), or -1
+    intp sg_off               # scratch of the narrow products, or -1 (none narrow)
     intp work_size            # per-thread workspace length
 
 
@@ -227,10 +245,19 @@ cdef void hidden_forward(const NetSpec* net, const floating* params, floating* w
 cdef void next_layer(const NetSpec* net, const floating* params, floating* work,
                      int l, intp m) noexcept nogil:
     """Z_{l+1} = A_l @ W_l for l >= 1."""
-    gemm_rm(0, 0, <int> m, net.units[l + 1], net.units[l], 1,
+    cdef int n = net.units[l + 1]
+    if n <= SG_NMAX:
+        if floating is double:
+            fm_sg_nn_d(work + net.act_off[l], params + net.coef_off[l],
+                       work + net.act_off[l + 1], m, net.units[l], n, work + net.sg_off)
+        else:
+            fm_sg_nn_f(work + net.act_off[l], params + net.coef_off[l],
+                       work + net.act_off[l + 1], m, net.units[l], n, work + net.sg_off)
+        return
+    gemm_rm(0, 0, <int> m, n, net.units[l], 1,
             work + net.act_off[l], net.units[l],
-            params + net.coef_off[l], net.units[l + 1], 0,
-            work + net.act_off[l + 1], net.units[l + 1])
+            params + net.coef_off[l], n, 0,
+            work + net.act_off[l + 1], n)
 
 
 cdef void forward_hidden(const NetSpec* net, const DataSpec* d, const floating* params,
@@ -365,11 +392,23 @@ cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params
         w_out = net.units[l + 1]
         A = work + net.act_off[l]
         # gradW_l += A_l^T delta_{l+1}
-        gemm_rm(1, 0, w_in, w_out, <int> m, 1, A, w_in, work + net.act_off[l + 1],
-                w_out, beta, gacc + net.coef_off[l], w_out)
         # T = delta_{l+1} W_l^T, then delta_l = T * f'(A_l) written over A_l
-        gemm_rm(0, 1, <int> m, w_in, w_out, 1, work + net.act_off[l + 1], w_out,
-                params + net.coef_off[l], w_out, 0, T, w_in)
+        if w_out <= SG_NMAX:
+            if floating is double:
+                fm_sg_tn_d(A, work + net.act_off[l + 1], gacc + net.coef_off[l], m,
+                           w_in, w_out, not fresh, work + net.sg_off)
+                fm_sg_nt_d(work + net.act_off[l + 1], params + net.coef_off[l], T, m,
+                           w_in, w_out, work + net.sg_off)
+            else:
+                fm_sg_tn_f(A, work + net.act_off[l + 1], gacc + net.coef_off[l], m,
+                           w_in, w_out, not fresh, work + net.sg_off)
+                fm_sg_nt_f(work + net.act_off[l + 1], params + net.coef_off[l], T, m,
+                           w_in, w_out, work + net.sg_off)
+        else:
+            gemm_rm(1, 0, w_in, w_out, <int> m, 1, A, w_in, work + net.act_off[l + 1],
+                    w_out, beta, gacc + net.coef_off[l], w_out)
+            gemm_rm(0, 1, <int> m, w_in, w_out, 1, work + net.act_off[l + 1], w_out,
+                    params + net.coef_off[l], w_out, 0, T, w_in)
         gb = gacc + net.int_off[l - 1]
         if act == ACT_RELU:
             if floating is double:
@@ -636,6 +675,14 @@ cdef class Layout:
             off += chunk * units[0]
         else:
             s.xbuf_off = -1
+        # the narrow products (layers past the first with at most SG_NMAX
+        # units) copy their narrow operand, padded or transposed
+        s.sg_off = -1
+        for l in range(1, L):
+            if units[l + 1] <= SG_NMAX:
+                s.sg_off = off
+                off += SG_NMAX * max(chunk, max(units[1:L]))
+                break
         s.work_size = off
 
     @property

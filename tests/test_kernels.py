@@ -280,6 +280,28 @@ def test_deep_narrow_network(chunk):
 # --------------------------------------------------------------- forward --
 
 
+# every width around the narrow products' vector sizes (4 doubles, 8 floats)
+# and their SG_NMAX = 16 limit, with row and column tails of their blocks
+@pytest.mark.parametrize("n_out", [1, 3, 4, 5, 8, 9, 12, 13, 16, 17])
+@pytest.mark.parametrize("hidden", [(1,), (7, 5), (13,), (33, 3)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_narrow_layers_match_reference(dtype, hidden, n_out):
+    units = (6,) + hidden + (n_out,)
+    n = 29
+    output = "softmax" if n_out > 1 else "logistic"
+    lay, ds, X, Xd, Y, sw, params = make_problem(
+        "tanh", output, "C", dtype, units=units, n=n, seed=n_out, weighted=True, chunk=11,
+    )
+    ws = _kernels.Workspace(lay, 1, dtype)
+    loss, grad = run_loss_grad(ws, params, ds, 1e-3, sw_total(sw, slice(None), n))
+    eloss, egrad = reference(params, units, Xd, Y, sw, 1e-3, "tanh", output, dtype)
+    assert_close(loss, eloss, RTOL[dtype])
+    assert_close(grad, egrad, RTOL[dtype])
+    out = np.full((n, n_out), np.nan, dtype=dtype)
+    ws.forward(params, _kernels.Dataset(X, None, None, dtype), out)
+    assert_close(out, ref.forward(params, list(units), Xd, "tanh", output), RTOL[dtype])
+
+
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("kind", INPUTS)
 @pytest.mark.parametrize("output", OUTPUTS)
