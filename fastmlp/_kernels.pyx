@@ -516,6 +516,31 @@ cdef inline int threads_for(const NetSpec* net, intp n, int n_threads) noexcept 
     return n_threads if n_threads > 0 else 1
 
 
+cdef double finish_range(const NetSpec* net, const floating* params, floating* grad,
+                         const floating* gacc, int n_acc, intp lo, intp hi,
+                         double alpha, double sw_sum, double reg) noexcept nogil:
+    """grad[lo:hi] += the other accumulators' entries (gacc[0 .. n_acc - 2], in
+    that order), then the L2 penalty added and the weight sum divided out, as
+    sklearn finishes its gradient; returns reg plus the squared coefficients
+    in the range, summed in order."""
+    cdef intp P = net.n_params, p, ce = net.n_coef if hi > net.n_coef else hi
+    cdef int j
+    cdef const floating* acc
+    cdef floating sw = <floating> sw_sum, a = <floating> alpha
+    cdef double s
+    for j in range(1, n_acc):
+        acc = gacc + (j - 1) * P
+        for p in range(lo, hi):
+            grad[p] += acc[p]
+    for p in range(lo, ce):
+        s = params[p]
+        reg += s * s
+        grad[p] = (grad[p] + a * params[p]) / sw
+    for p in range(ce if ce > lo else lo, hi):
+        grad[p] = grad[p] / sw
+    return reg
+
+
 cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
                            const floating* params, floating* grad, floating* work,
                            floating* gacc, double* lacc, int n_threads,
@@ -530,11 +555,10 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
     cdef int nt = threads_for(net, d.n, n_threads)
     cdef int t, tt, team
     cdef int team_size[1]
-    cdef intp lo, hi, r0, m, p, P = net.n_params, chunk
+    cdef intp lo, hi, P = net.n_params, chunk
     cdef floating* my_acc
     cdef floating* my_work
-    cdef double loss = 0, reg = 0, s
-    cdef floating sw = <floating> sw_sum, a = <floating> alpha
+    cdef double loss = 0, reg
     # rows per chunk: split small batches evenly over the threads
     chunk = (d.n + nt - 1) // nt
     if chunk > net.chunk:
@@ -557,19 +581,9 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
             hi = (d.n * (t + 1)) // team
             lacc[t] = rows_loss_grad(net, d, params, my_acc, my_work, lo, hi, chunk)
         nt = team_size[0]
-        # fixed-order reduction of the thread accumulators
-        for tt in range(1, nt):
-            my_acc = gacc + (tt - 1) * P
-            for p in range(P):
-                grad[p] += my_acc[p]
     for tt in range(nt):
         loss += lacc[tt]
-    for p in range(net.n_coef):
-        s = params[p]
-        reg += s * s
-        grad[p] = (grad[p] + a * params[p]) / sw
-    for p in range(net.n_coef, P):
-        grad[p] = grad[p] / sw
+    reg = finish_range(net, params, grad, gacc, nt, 0, P, alpha, sw_sum, 0.0)
     return (loss + 0.5 * alpha * reg) / sw_sum
 
 

@@ -151,31 +151,17 @@ cdef double finish_slice(const NetSpec* net, OptSpec* opt, int k, int K,
                          floating* params, floating* grad, const floating* gacc,
                          floating* s1, floating* s2, double alpha, double sw_sum,
                          double lr_t) noexcept nogil:
-    """Slice k of K of the packed vector: parts added in part order, penalty
-    and weight sum applied (as loss_grad_impl finishes its accumulators), then
-    the optimizer's update. Returns the slice's sum of squared coefficients
-    (taken before the update). Done in blocks that stay in L1 between the
-    passes."""
-    cdef intp P = net.n_params, nc = net.n_coef, p, b0, b1, ce
+    """Slice k of K of the packed vector: the gradient finished as
+    loss_grad_impl finishes it (parts in part order, penalty, weight sum),
+    then the optimizer's update, in blocks that stay in L1 between the two.
+    Returns the slice's sum of squared coefficients (before the update)."""
+    cdef intp P = net.n_params, b0, b1
     cdef intp lo = (P * k) // K, hi = (P * (k + 1)) // K
-    cdef int j
-    cdef const floating* acc
-    cdef floating sw = <floating> sw_sum, a = <floating> alpha
-    cdef double reg = 0, s
+    cdef double reg = 0
     b0 = lo
     while b0 < hi:
         b1 = b0 + FINISH_BLOCK if hi - b0 > FINISH_BLOCK else hi
-        for j in range(1, K):
-            acc = gacc + (j - 1) * P
-            for p in range(b0, b1):
-                grad[p] += acc[p]
-        ce = nc if b1 > nc else b1
-        for p in range(b0, ce):
-            s = params[p]
-            reg += s * s
-            grad[p] = (grad[p] + a * params[p]) / sw
-        for p in range(ce if ce > b0 else b0, b1):
-            grad[p] = grad[p] / sw
+        reg = finish_range(net, params, grad, gacc, K, b0, b1, alpha, sw_sum, reg)
         update_range(opt, params, grad, s1, s2, b0, b1, lr_t)
         b0 = b1
     return reg
