@@ -389,7 +389,7 @@ cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* par
     scratch: 4 * K doubles."""
     cdef Step s
     cdef intp start = 0, n_batches, left, most, k
-    cdef double t0, wall, per_batch
+    cdef double t0, wall, per_batch, since_check = 0
     cdef int nt
     cdef bint measure
     s.net = net
@@ -427,7 +427,9 @@ cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* par
             adapt_after(adapt, n_batches, wall, cpu)
             adapt.on_threads += n_batches
         start += n_batches * batch_size
-        if start < n_rows:
+        since_check += <double> n_batches * per_batch
+        if since_check >= SIGNAL_CHECK_WORK and start < n_rows:
+            since_check = 0
             with gil:
                 PyErr_CheckSignals()
     return 0
