@@ -3,11 +3,11 @@
  * time packing and dispatching than multiplying (digits, hidden 64, 10
  * classes: about 45% of peak against 85% for the wide products).
  *
- * The narrow side is padded to np = 4, 8, 12 or 16 lanes and kept in
- * registers; every sum runs over its terms in index order (the same order for
+ * The narrow side is padded to whole 32-byte vectors (4 doubles, 8 floats)
+ * and kept in registers; every sum runs over its terms in index order (the same order for
  * every vector width, so the only difference between machines is whether
- * the compiler fuses a multiply-add). Compiled, like _fastmath.h, for
- * AVX-512, AVX2 + FMA and the baseline, the best chosen at load time.
+ * the compiler fuses a multiply-add). Compiled with _fastmath.h's clones
+ * (AVX-512, AVX2 + FMA, baseline), the best chosen at load time.
  *
  *   fm_sg_nn:  C (m x n)  = A (m x h) @ B (h x n)
  *   fm_sg_tn:  C (h x n) (+)= A^T @ D,  A (m x h), D (m x n)
@@ -22,12 +22,7 @@
 #include <stddef.h>
 #include <string.h>
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && !defined(FASTMLP_NO_CLONES)
-#define SG_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
-#else
-#define SG_CLONES
-#endif
+#include "_fastmath.h"   /* FM_CLONES */
 
 #define SG_NMAX 16
 #define SG_INLINE static inline __attribute__((always_inline))
@@ -163,7 +158,7 @@ SG_NT(sg_nt3_##SFX, T, VT, 3)                                                   
 SG_NT(sg_nt1_##SFX, T, VT, 1)                                                   \
 SG_PAD(sg_pad_##SFX, T)                                                         \
                                                                                 \
-SG_CLONES static void fm_sg_nn_##SFX(const T* A, const T* B, T* C, ptrdiff_t m, \
+FM_CLONES static void fm_sg_nn_##SFX(const T* A, const T* B, T* C, ptrdiff_t m, \
                                      ptrdiff_t h, int n, T* scratch)            \
 {                                                                               \
     const int W = (int)(sizeof(VT) / sizeof(T));                                \
@@ -182,7 +177,7 @@ SG_CLONES static void fm_sg_nn_##SFX(const T* A, const T* B, T* C, ptrdiff_t m, 
     }                                                                           \
 }                                                                               \
                                                                                 \
-SG_CLONES static void fm_sg_tn_##SFX(const T* A, const T* D, T* C, ptrdiff_t m, \
+FM_CLONES static void fm_sg_tn_##SFX(const T* A, const T* D, T* C, ptrdiff_t m, \
                                      ptrdiff_t h, int n, int accumulate,        \
                                      T* scratch)                                \
 {                                                                               \
@@ -202,7 +197,7 @@ SG_CLONES static void fm_sg_tn_##SFX(const T* A, const T* D, T* C, ptrdiff_t m, 
     }                                                                           \
 }                                                                               \
                                                                                 \
-SG_CLONES static void fm_sg_nt_##SFX(const T* D, const T* B, T* C, ptrdiff_t m, \
+FM_CLONES static void fm_sg_nt_##SFX(const T* D, const T* B, T* C, ptrdiff_t m, \
                                      ptrdiff_t h, int n, T* scratch)            \
 {                                                                               \
     ptrdiff_t mm = m - m % 3;                                                   \
