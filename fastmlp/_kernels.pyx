@@ -553,12 +553,15 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
     so a given thread count gives bit-identical results run to run.
     """
     cdef int nt = threads_for(net, d.n, n_threads)
-    cdef int t, tt, team
+    cdef int tt
     cdef int team_size[1]
-    cdef intp lo, hi, P = net.n_params, chunk
-    cdef floating* my_acc
-    cdef floating* my_work
+    cdef intp P = net.n_params, chunk
     cdef double loss = 0, reg
+    # Cython makes the region's variables firstprivate: give them values
+    cdef int t = 0, team = 1
+    cdef intp lo = 0, hi = 0
+    cdef floating* my_acc = grad
+    cdef floating* my_work = work
     # rows per chunk: split small batches evenly over the threads
     chunk = (d.n + nt - 1) // nt
     if chunk > net.chunk:
@@ -590,8 +593,10 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
 cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* params,
                        floating* work, floating* out, int n_threads) noexcept nogil:
     cdef int nt = threads_for(net, d.n, n_threads)
-    cdef int t, team
-    cdef intp lo, hi, r0, m, chunk
+    cdef intp chunk
+    # firstprivate in the region (see loss_grad_impl)
+    cdef int t = 0, team = 1
+    cdef intp lo = 0, hi = 0, r0 = 0, m = 0
     chunk = (d.n + nt - 1) // nt
     if chunk > net.chunk:
         chunk = net.chunk

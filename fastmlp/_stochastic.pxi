@@ -218,12 +218,14 @@ cdef void segment_parallel(const Step* s, const DataSpec* d0, floating* params,
     """The same minibatches in one parallel region of (up to) T threads, the
     same values as segment_serial. With s.cpu set, each thread adds the CPU
     seconds of its work (not its waits) to s.cpu[t]."""
-    cdef int t, team, k, K = s.K, parity
-    cdef intp b
+    cdef int K = s.K
     cdef DataSpec d
-    cdef double sw_sum, lr_t, c0
     cdef long long t0 = s.opt.t
-    cdef floating* my_work
+    # firstprivate in the region (see loss_grad_impl)
+    cdef int t = 0, team = 1, k = 0, parity = 0
+    cdef intp b = 0
+    cdef double sw_sum = 1, lr_t = 0, c0 = 0
+    cdef floating* my_work = work
     with parallel(num_threads=T):
         t = omp_get_thread_num()
         team = fms_team_size()
