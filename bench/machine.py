@@ -163,5 +163,4 @@ def one_line(info):
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(REPO))
     print(markdown(describe()))

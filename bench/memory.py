@@ -48,7 +48,6 @@ def _child(args):
     from sklearn.exceptions import ConvergenceWarning
 
     if args.library == "fastmlp":
-        sys.path.insert(0, str(REPO))  # the checkout this script belongs to
         import fastmlp
         from fastmlp import MLPClassifier
 

@@ -5,7 +5,7 @@
     python bench/report.py --from bench/results/65cb4a4_20261125-061431.json   # report only
     python bench/report.py -- -k digits     # anything after -- goes to pytest
 
-It runs ``python -m pytest bench/test_bench_matrix.py`` with
+It runs ``python -P -m pytest bench/test_bench_matrix.py`` with
 ``--benchmark-json=bench/results/<commit>_<timestamp>.json`` (pytest-benchmark's
 own format: ``pytest-benchmark compare A.json B.json --group-by=group``
 compares two runs, case by case; add ``--name=long`` to see whole file
@@ -20,8 +20,9 @@ names), then writes into bench/results/:
   (needs matplotlib, the optional "bench" extra; without it the chart is
   skipped and the report says so).
 
-Build fastmlp first (``python setup.py build_ext --inplace`` or
-``pip install .``); the run imports it from the repository root.
+Install fastmlp first (``python3 -m pip install ".[test,bench]"``, or an
+editable install for development); with ``-P`` the run imports the installed
+package, never the source folder.
 """
 
 import argparse
@@ -46,15 +47,15 @@ from machine import describe, markdown, one_line  # noqa: E402
 
 def _check_import():
     out = subprocess.run(
-        [sys.executable, "-c", "import fastmlp._kernels, pytest_benchmark"],
+        # -P: the installed fastmlp, not the source folder in cwd
+        [sys.executable, "-P", "-c", "import fastmlp._kernels, pytest_benchmark"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     if out.returncode:
         sys.exit(
-            "cannot import fastmlp's compiled core or pytest-benchmark from "
-            f"{REPO}:\n{out.stdout.strip()}\n"
-            "build it first: python setup.py build_ext --inplace (or pip install "
-            "'.[test]'), and pip install pytest-benchmark"
+            "cannot import fastmlp's compiled core or pytest-benchmark:\n"
+            f"{out.stdout.strip()}\n"
+            "install them first: python3 -m pip install '.[test,bench]'"
         )
 
 
@@ -69,7 +70,7 @@ def _head():
 
 def run_pytest(json_path, full, extra, command):
     cmd = [
-        sys.executable, "-m", "pytest", "bench/test_bench_matrix.py",
+        sys.executable, "-P", "-m", "pytest", "bench/test_bench_matrix.py",
         "-p", "no:cacheprovider", "-q",
         f"--benchmark-json={json_path}",
         "--benchmark-columns=median,iqr,rounds,iterations",
@@ -285,12 +286,11 @@ _GENERATED = "<!-- from here to the end of the section: written by `python bench
 
 _README_INTRO = """\
 fastmlp is timed against scikit-learn's `MLPClassifier` and `MLPRegressor` in the same run, by
-pytest-benchmark suites in `bench/`. Install the extras, build, and run the quick subset
+pytest-benchmark suites in `bench/`. Install fastmlp with the extras and run the quick subset
 (about {minutes} on a 2-core machine):
 
 ```
-python3 -m pip install ".[test,bench]"    # pytest-benchmark; matplotlib for the chart
-python3 setup.py build_ext --inplace
+python3 -m pip install ".[test,bench]"    # fastmlp, pytest-benchmark; matplotlib for the chart
 python3 bench/report.py                   # --full: the whole matrix (hours); --readme: refresh this section
 ```
 

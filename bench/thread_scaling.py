@@ -32,7 +32,6 @@ import numpy as np
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
 sys.path.insert(0, str(BENCH))
-sys.path.insert(1, str(REPO))  # the checkout's fastmlp when built in place
 
 from machine import describe, one_line  # noqa: E402
 
