@@ -27,7 +27,7 @@ from threadpoolctl import threadpool_info, threadpool_limits
 from fastmlp import MLPClassifier, __version__
 from fastmlp._threads import effective_n_threads
 
-MIN_FITS = 3  # for a median and a spread
+MIN_FITS = 5  # for a median and a spread
 MIN_SECONDS = 1.0  # per block: enough fits for a stable median on a busy machine
 MAX_FITS = 50
 
