@@ -2,23 +2,23 @@
 MLPClassifier and MLPRegressor."""
 
 import os as _os
+from importlib.util import find_spec as _find_spec
 
-try:
-    from fastmlp import _kernels  # noqa: F401  (the compiled core)
-except ModuleNotFoundError as _exc:
-    if _exc.name != "fastmlp._kernels":
-        raise
+if _find_spec("fastmlp._kernels") is None:
     raise ImportError(
         "fastmlp's compiled core (fastmlp._kernels) is not built in "
         f"{_os.path.dirname(__file__)}: Python imported fastmlp from a source tree "
         "(the current folder comes first on sys.path). Run from another folder, or "
         "with 'python3 -P' to import the installed package; or build the source tree "
         "for development: 'python3 -m pip install --no-build-isolation -e .'."
-    ) from None
+    )
+try:
+    from fastmlp import _kernels  # noqa: F401
 except ImportError as _exc:
     raise ImportError(
-        f"fastmlp's compiled core failed to load: {_exc}. It links the GNU OpenMP "
-        "runtime (libgomp.so.1; on Debian or Ubuntu: apt-get install libgomp1)."
+        f"fastmlp's compiled core failed to load: {_exc}. It needs the OpenMP runtime "
+        "it was built with (with GCC: libgomp.so.1, the package libgomp1 on Debian "
+        "and Ubuntu)."
     ) from _exc
 
 from fastmlp._estimators import MLPClassifier, MLPRegressor

@@ -1,0 +1,52 @@
+"""Importing fastmlp from a source tree whose compiled core is missing or
+broken: an ImportError that says what happened, never a 'circular import'."""
+
+import pathlib
+import shutil
+import subprocess
+import sys
+import sysconfig
+
+import fastmlp
+
+
+def _source_tree(tmp_path):
+    """A copy of the installed package's Python files: a tree without its core."""
+    src = pathlib.Path(fastmlp.__file__).parent
+    dst = tmp_path / "fastmlp"
+    dst.mkdir()
+    for f in src.glob("*.py"):
+        shutil.copy(f, dst)
+    return dst
+
+
+def _import_in(cwd, *flags):
+    return subprocess.run([sys.executable, *flags, "-c", "import fastmlp"], cwd=cwd,
+                          capture_output=True, text=True)
+
+
+def test_source_tree_without_core_says_build_it_or_use_P(tmp_path):
+    _source_tree(tmp_path)
+    # -S: without site-packages, as an editable install's import hook would
+    # otherwise serve the package (the check comes before numpy is needed)
+    out = _import_in(tmp_path, "-S")
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: fastmlp's compiled core (fastmlp._kernels) is not built")
+    assert "python3 -P" in last and "pip install --no-build-isolation -e ." in last
+    assert "circular" not in out.stderr
+
+
+def test_core_that_fails_to_load_names_the_reason(tmp_path):
+    pkg = _source_tree(tmp_path)
+    (pkg / ("_kernels" + sysconfig.get_config_var("EXT_SUFFIX"))).write_bytes(b"not a library")
+    out = _import_in(tmp_path, "-S")
+    assert out.returncode != 0
+    last = out.stderr.strip().splitlines()[-1]
+    assert last.startswith("ImportError: fastmlp's compiled core failed to load: ")
+    assert "libgomp" in last and "circular" not in out.stderr
+
+
+def test_installed_package_imports_from_elsewhere(tmp_path):
+    out = _import_in(tmp_path)
+    assert out.returncode == 0, out.stderr
