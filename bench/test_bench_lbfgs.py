@@ -30,7 +30,7 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from threadpoolctl import threadpool_limits
 
 from fastmlp import MLPClassifier
-from fastmlp import _kernels
+from fastmlp import _core
 from fastmlp._network import make_layout, make_workspace
 from fastmlp._threads import blas_single_thread, effective_n_threads
 
@@ -180,7 +180,7 @@ def test_eval(benchmark, speedups, settled, large, dtype, side):
         ws = make_workspace(layout, dtype, N)
         Y = np.zeros((N, K), dtype)
         Y[np.arange(N), y] = 1
-        data = _kernels.Dataset(X, Y, None, dtype)
+        data = _core.Dataset(X, Y, None, dtype)
         rng = np.random.default_rng(1)
         params = np.concatenate([
             _glorot(rng, D, HIDDEN, dtype).ravel(), _glorot(rng, HIDDEN, K, dtype).ravel(),

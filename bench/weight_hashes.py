@@ -8,9 +8,10 @@ that must not move a single bit (a build-system change, a refactor).
 Run both sides on the same machine in the same session: the hashes depend on
 the CPU's vector path and on the BLAS kernel, so they are never committed.
 The set crosses solver (lbfgs, sgd, adam), task (binary, multiclass,
-multilabel, regression), dtype (float32, float64), input (dense, CSR) and
-OpenMP threads (1, 2); each line is one fit: its name, then the SHA-256 of its
-coefficients, intercepts and loss curve.
+multilabel, regression), dtype (float32, float64), input (dense, CSR), OpenMP
+threads (1, 2), hidden activation and two shapes of hidden layers; each line is one fit: its name, then the SHA-256 of its
+coefficients, intercepts and loss curve, and of its predictions
+(predict_proba for a classifier) on the training data.
 """
 
 import hashlib
@@ -41,11 +42,13 @@ def _data(task, dtype, sparse, rng):
     return (sp.csr_matrix(X) if sparse else X), y
 
 
-def _digest(model):
+def _digest(model, X):
     h = hashlib.sha256()
     for a in list(model.coefs_) + list(model.intercepts_):
         h.update(np.ascontiguousarray(a).tobytes())
     h.update(np.asarray(model.loss_curve_, dtype=np.float64).tobytes())
+    out = model.predict_proba(X) if hasattr(model, "predict_proba") else model.predict(X)
+    h.update(np.ascontiguousarray(out).tobytes())
     return h.hexdigest()
 
 
@@ -58,17 +61,20 @@ def main():
         (np.float32, np.float64),
         (False, True),
         (1, 2),
+        ("relu", "tanh", "logistic", "identity"),
+        ((64, 32), (12,)),  # wide products; narrow ones (<= 16 units) past the first
     )
-    for solver, task, dtype, sparse, threads in grid:
+    for solver, task, dtype, sparse, threads, activation, hidden in grid:
         X, y = _data(task, dtype, sparse, rng)
         Model = MLPRegressor if task == "regression" else MLPClassifier
-        model = Model(hidden_layer_sizes=(64, 32), solver=solver, max_iter=5,
-                      batch_size=200, random_state=0)
+        model = Model(hidden_layer_sizes=hidden, activation=activation, solver=solver,
+                      max_iter=5, batch_size=200, random_state=0)
         with warnings.catch_warnings(), threadpool_limits(threads, user_api="openmp"):
             warnings.simplefilter("ignore", ConvergenceWarning)
             model.fit(X, y)
-        name = f"{solver}-{task}-{np.dtype(dtype).name}-{'csr' if sparse else 'dense'}-{threads}t"
-        print(name, _digest(model))
+        name = (f"{solver}-{task}-{np.dtype(dtype).name}-{'csr' if sparse else 'dense'}"
+                f"-{threads}t-{activation}-{'x'.join(map(str, hidden))}")
+        print(name, _digest(model, X))
 
 
 if __name__ == "__main__":

@@ -4,16 +4,16 @@ MLPClassifier and MLPRegressor."""
 import os as _os
 from importlib.util import find_spec as _find_spec
 
-if _find_spec("fastmlp._kernels") is None:
+if _find_spec("fastmlp._core") is None:
     raise ImportError(
-        "fastmlp's compiled core (fastmlp._kernels) is not built in "
+        "fastmlp's compiled core (fastmlp._core and the modules beside it) is not built in "
         f"{_os.path.dirname(__file__)}: Python imported fastmlp from a source tree "
         "(the current folder comes first on sys.path). Run from another folder, or "
         "with 'python3 -P' to import the installed package; or build the source tree "
         "for development: 'python3 -m pip install --no-build-isolation -e .'."
     )
 try:
-    from fastmlp import _kernels  # noqa: F401
+    from fastmlp import _epochs  # noqa: F401  (imports the other compiled modules)
 except ImportError as _exc:
     raise ImportError(
         f"fastmlp's compiled core failed to load: {_exc}. It needs the OpenMP runtime "

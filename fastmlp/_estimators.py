@@ -1,7 +1,7 @@
 """sklearn-facing estimators: parameters, validation, fit/predict orchestration.
 
 Behaviour follows scikit-learn 1.9's MLPClassifier / MLPRegressor parameter by
-parameter; the numerical work is done by the compiled core (_kernels) on one
+parameter; the numerical work is done by the compiled core on one
 packed parameter vector.
 """
 
@@ -30,7 +30,7 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
-from fastmlp import _kernels
+from fastmlp._core import Dataset
 from fastmlp._callbacks import CallbackSupportMixin, FitProgress, with_callbacks
 from fastmlp._interop import from_sklearn, to_sklearn
 from fastmlp._version import __version__
@@ -297,7 +297,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         dtype = Y.dtype
         layout = make_layout(layer_units, self.activation, self.out_activation_, dtype)
         ws = make_workspace(layout, dtype, Y.shape[0])
-        data = _kernels.Dataset(Xk, Y, sample_weight, dtype)
+        data = Dataset(Xk, Y, sample_weight, dtype)
         sw_sum = Y.shape[0] if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
         if not sw_sum > 0:
             raise ValueError("The sample weights must sum to a positive number.")
@@ -365,7 +365,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         layout = make_layout(units, self.activation, self.out_activation_, dtype)
         ws = make_workspace(layout, dtype, n, with_grad=False)
         params = pack(self.coefs_, self.intercepts_, dtype)
-        data = _kernels.Dataset(as_kernel_input(X, dtype), None, None, dtype)
+        data = Dataset(as_kernel_input(X, dtype), None, None, dtype)
         with _BLAS_LIMIT:
             ws.forward(params, data, out)
         return out

@@ -7,11 +7,14 @@ intercept), so scipy's L-BFGS-B sees the same vector as it does in sklearn.
 import numpy as np
 import scipy.sparse as sp
 
-from fastmlp import _kernels
+from fastmlp._core import Dataset, Layout
+from fastmlp._objective import Workspace
 from fastmlp._threads import effective_n_threads
+from fastmlp._typedefs import Activation, Output
 
-ACTIVATION_CODES = {"identity": 0, "logistic": 1, "tanh": 2, "relu": 3}
-OUTPUT_CODES = {"identity": 0, "logistic": 1, "softmax": 2, "exp": 3}
+# sklearn's names -> the compiled core's codes (ACT_RELU -> "relu", ...)
+ACTIVATION_CODES = {a.name[len("ACT_"):].lower(): int(a) for a in Activation}
+OUTPUT_CODES = {o.name[len("OUT_"):].lower(): int(o) for o in Output}
 
 # per-thread chunk buffers aim at this many bytes: they stay in L2 while the
 # chunk goes through every layer, forward and back
@@ -31,7 +34,7 @@ def chunk_rows(units, itemsize):
 def make_layout(units, activation, out_activation, dtype, gather=False, chunk=None):
     if chunk is None:
         chunk = chunk_rows(units, np.dtype(dtype).itemsize)
-    return _kernels.Layout(
+    return Layout(
         units, ACTIVATION_CODES[activation], OUTPUT_CODES[out_activation], chunk, gather
     )
 
@@ -39,7 +42,7 @@ def make_layout(units, activation, out_activation, dtype, gather=False, chunk=No
 def make_workspace(layout, dtype, n_rows, with_grad=True):
     """Workspace with no more threads than the rows can keep busy."""
     n_threads = max(1, min(effective_n_threads(), -(-n_rows // 8)))
-    return _kernels.Workspace(layout, n_threads, dtype, with_grad)
+    return Workspace(layout, n_threads, dtype, with_grad)
 
 
 class CSR:

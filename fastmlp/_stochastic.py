@@ -22,7 +22,9 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.utils import _safe_indexing
 
-from fastmlp import _kernels
+from fastmlp._core import Dataset
+from fastmlp._epochs import EpochRunner
+from fastmlp._objective import Workspace
 from fastmlp._network import chunk_rows, make_layout, pack, unpack
 from fastmlp._threads import effective_n_threads
 
@@ -133,14 +135,14 @@ class StochasticOptimizerState:
     def make_runner(self, ws, data, params, grad, alpha):
         s1, s2 = self.buffers(params.shape[0], params.dtype)
         if self.solver == "sgd":
-            runner = _kernels.EpochRunner(
+            runner = EpochRunner(
                 ws, data, params, grad, s1, None, "sgd", alpha,
                 float(self.learning_rate_init), momentum=self.momentum,
                 nesterov=self.nesterov,
             )
             runner.learning_rate = self.learning_rate
         else:
-            runner = _kernels.EpochRunner(
+            runner = EpochRunner(
                 ws, data, params, grad, s1, s2, "adam", alpha,
                 float(self.learning_rate_init), beta_1=self.beta_1,
                 beta_2=self.beta_2, epsilon=self.epsilon, t=self.t,
@@ -300,8 +302,8 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental,
     params = pack(est.coefs_, est.intercepts_, dtype)
     est.coefs_, est.intercepts_ = unpack(params, layout)
     grad = np.empty_like(params)
-    ws = _kernels.Workspace(layout, n_threads, dtype)
-    data = _kernels.Dataset(Xk, Y, sample_weight, dtype)
+    ws = Workspace(layout, n_threads, dtype)
+    data = Dataset(Xk, Y, sample_weight, dtype)
     runner = opt.make_runner(ws, data, params, grad, est.alpha)
 
     hooks = progress is not None and progress.per_step

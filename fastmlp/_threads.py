@@ -5,7 +5,7 @@ import os
 from joblib import cpu_count
 from threadpoolctl import ThreadpoolController
 
-from fastmlp._kernels import omp_max_threads, openmp_enabled
+from fastmlp._core import omp_max_threads, openmp_enabled
 
 _controller = None
 

@@ -36,7 +36,7 @@ from scipy.special import expit, logsumexp
 from sklearn.exceptions import ConvergenceWarning
 
 import fastmlp
-from fastmlp import _kernels
+from fastmlp import _core, _objective
 from fastmlp._network import ACTIVATION_CODES, CSR, OUTPUT_CODES
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -350,18 +350,18 @@ def test_kernel_loss_grad_and_forward_match_reference(p):
         sw[rng.rand(n) < 0.2] = 0  # zero weights are allowed
         sw[0] = max(sw[0], 0.5)
     params = rng.uniform(-0.5, 0.5, n_params(units)).astype(dtype)
-    lay = _kernels.Layout(units, ACTIVATION_CODES[p["activation"]],
+    lay = _core.Layout(units, ACTIVATION_CODES[p["activation"]],
                           OUTPUT_CODES[p["output"]], p["chunk"], p["subset"] == "idx")
 
     contiguous = isinstance(X, CSR) or X.flags.c_contiguous or X.flags.f_contiguous
     if not contiguous:
         # the kernel reads only C- or F-contiguous dense X
         with pytest.raises(ValueError, match="contiguous"):
-            _kernels.Dataset(X, Y, sw, dtype)
+            _core.Dataset(X, Y, sw, dtype)
         with pytest.raises(ValueError, match="contiguous"):
-            _kernels.Dataset(X, None, None, dtype)
+            _core.Dataset(X, None, None, dtype)
         X = np.ascontiguousarray(X)
-    ds = _kernels.Dataset(X, Y, sw, dtype)
+    ds = _core.Dataset(X, Y, sw, dtype)
 
     # rows used
     if p["subset"] == "idx":
@@ -377,14 +377,14 @@ def test_kernel_loss_grad_and_forward_match_reference(p):
     sw_sum = float(len(rows) if sw is None else sw_rows.sum())
     assume(sw_sum > 0)
 
-    ws = _kernels.Workspace(lay, p["n_threads"], dtype)
+    ws = _objective.Workspace(lay, p["n_threads"], dtype)
     grad = np.full(lay.n_params, np.nan, dtype=dtype)
     with np.errstate(all="ignore"):
         loss = ws.loss_grad(params, grad, ds, p["alpha"], sw_sum, **kw)
     out = np.full((len(rows), units[-1]), np.nan, dtype=dtype)
-    fws = _kernels.Workspace(lay, p["n_threads"], dtype, False)
+    fws = _objective.Workspace(lay, p["n_threads"], dtype, False)
     with np.errstate(all="ignore"):
-        fws.forward(params, _kernels.Dataset(X, None, None, dtype), out, **kw)
+        fws.forward(params, _core.Dataset(X, None, None, dtype), out, **kw)
     assert isinstance(loss, float)
 
     Xr, Yr = Xd[rows], Y[rows].astype(np.float64)
@@ -431,33 +431,33 @@ def test_kernel_dataset_accepts_only_contiguous(dtype, shape, order, row_step, c
     X = strided_view(shape, dtype, rng, order, row_step, col_step, flip, transpose)
     assert X.shape == (n, nf)
     units = (nf, 3, 2)
-    lay = _kernels.Layout(units, 2, 0, 4, False)
+    lay = _core.Layout(units, 2, 0, 4, False)
     params = rng.uniform(-1, 1, n_params(units)).astype(dtype)
     if X.flags.c_contiguous or X.flags.f_contiguous:
         out = np.empty((n, 2), dtype=dtype)
-        _kernels.Workspace(lay, 2, dtype, False).forward(
-            params, _kernels.Dataset(X, None, None, dtype), out)
+        _objective.Workspace(lay, 2, dtype, False).forward(
+            params, _core.Dataset(X, None, None, dtype), out)
         want = ref.forward(params, list(units), X.astype(np.float64), "tanh", "identity")
         np.testing.assert_allclose(out, want, rtol=RTOL[dtype], atol=RTOL[dtype])
     else:
         with pytest.raises(ValueError):
-            _kernels.Dataset(X, None, None, dtype)
+            _core.Dataset(X, None, None, dtype)
     Xc = np.ascontiguousarray(X)
     Yb = rng.randn(2 * n, 4).astype(dtype)
     Y = {"C": Yb[:n, :2].copy(), "F": np.asfortranarray(Yb[:n, :2]), "strided": Yb[::2, :2]}[y_order]
     if Y.flags.c_contiguous:
-        _kernels.Dataset(Xc, Y, None, dtype)
+        _core.Dataset(Xc, Y, None, dtype)
     else:
         with pytest.raises(ValueError):
-            _kernels.Dataset(Xc, Y, None, dtype)
+            _core.Dataset(Xc, Y, None, dtype)
     sw = np.ones(2 * n, dtype)[::2]
     if sw.flags.c_contiguous:  # a single row is contiguous whatever the step
-        _kernels.Dataset(Xc, np.ascontiguousarray(Y), sw, dtype)
+        _core.Dataset(Xc, np.ascontiguousarray(Y), sw, dtype)
     else:
         with pytest.raises(ValueError):
-            _kernels.Dataset(Xc, np.ascontiguousarray(Y), sw, dtype)
+            _core.Dataset(Xc, np.ascontiguousarray(Y), sw, dtype)
     with pytest.raises(ValueError):
-        _kernels.Dataset(sp.csc_matrix(Xc), np.ascontiguousarray(Y), None, dtype)
+        _core.Dataset(sp.csc_matrix(Xc), np.ascontiguousarray(Y), None, dtype)
 
 
 # -------------------------------------------------------- estimators --

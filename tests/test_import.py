@@ -1,6 +1,7 @@
 """Importing fastmlp from a source tree whose compiled core is missing or
 broken: an ImportError that says what happened, never a 'circular import'."""
 
+import importlib.util
 import pathlib
 import shutil
 import subprocess
@@ -8,6 +9,8 @@ import sys
 import sysconfig
 
 import fastmlp
+
+COMPILED = ("_typedefs", "_core", "_objective", "_minibatch_threads", "_epochs")
 
 
 def _source_tree(tmp_path):
@@ -32,19 +35,27 @@ def test_source_tree_without_core_says_build_it_or_use_P(tmp_path):
     out = _import_in(tmp_path, "-S")
     assert out.returncode != 0
     last = out.stderr.strip().splitlines()[-1]
-    assert last.startswith("ImportError: fastmlp's compiled core (fastmlp._kernels) is not built")
+    assert last.startswith("ImportError: fastmlp's compiled core (fastmlp._core and the "
+                           "modules beside it) is not built")
     assert "python3 -P" in last and "pip install --no-build-isolation -e ." in last
     assert "circular" not in out.stderr
 
 
 def test_core_that_fails_to_load_names_the_reason(tmp_path):
     pkg = _source_tree(tmp_path)
-    (pkg / ("_kernels" + sysconfig.get_config_var("EXT_SUFFIX"))).write_bytes(b"not a library")
+    for name in COMPILED:
+        (pkg / (name + sysconfig.get_config_var("EXT_SUFFIX"))).write_bytes(b"not a library")
     out = _import_in(tmp_path, "-S")
     assert out.returncode != 0
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: fastmlp's compiled core failed to load: ")
     assert "libgomp" in last and "circular" not in out.stderr
+
+
+def test_the_compiled_modules_are_extensions():
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    for name in COMPILED:
+        assert importlib.util.find_spec(f"fastmlp.{name}").origin.endswith(suffix), name
 
 
 def test_installed_package_imports_from_elsewhere(tmp_path):

@@ -1,4 +1,4 @@
-"""The compiled core (fastmlp._kernels) against the NumPy reference.
+"""The compiled core (fastmlp._core, _objective) against the NumPy reference.
 
 Loss, gradient and forward pass for every hidden activation x output function
 x input layout (C, F, CSR with empty rows and unsorted indices) x sample
@@ -16,7 +16,7 @@ import sys
 import numpy as np
 import pytest
 
-from fastmlp import _kernels
+from fastmlp import _core, _objective, _epochs
 from fastmlp._network import ACTIVATION_CODES, CSR, OUTPUT_CODES
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
@@ -88,10 +88,10 @@ def make_problem(activation, output, kind, dtype, units=UNITS, n=N_ROWS, seed=0,
     Y = make_Y(output, n, units[-1], rng, dtype)
     sw = rng.uniform(0.1, 3.0, n).astype(dtype) if weighted else None
     params = make_params(units, rng, dtype)
-    lay = _kernels.Layout(
+    lay = _core.Layout(
         units, ACTIVATION_CODES[activation], OUTPUT_CODES[output], chunk, gather
     )
-    ds = _kernels.Dataset(X, Y, sw, dtype)
+    ds = _core.Dataset(X, Y, sw, dtype)
     return lay, ds, X, Xd, Y, sw, params
 
 
@@ -136,7 +136,7 @@ def test_loss_grad_matches_reference(dtype, activation, output, kind, weighted, 
     lay, ds, X, Xd, Y, sw, params = make_problem(
         activation, output, kind, dtype, weighted=weighted, seed=1
     )
-    ws = _kernels.Workspace(lay, n_threads, dtype)
+    ws = _objective.Workspace(lay, n_threads, dtype)
     alpha = 0.05
     loss, grad = run_loss_grad(ws, params, ds, alpha, sw_total(sw, slice(None), N_ROWS))
     assert isinstance(loss, float)
@@ -156,7 +156,7 @@ def test_loss_grad_single_output_one_hidden_layer(output, kind, n_threads):
     lay, ds, X, Xd, Y, sw, params = make_problem(
         "relu", output, kind, np.float64, units=units, n=n, weighted=True, seed=2
     )
-    ws = _kernels.Workspace(lay, n_threads, np.float64)
+    ws = _objective.Workspace(lay, n_threads, np.float64)
     loss, grad = run_loss_grad(ws, params, ds, 1e-3, sw_total(sw, slice(None), n))
     ref_loss, ref_grad = reference(params, units, Xd, Y, sw, 1e-3, "relu", output, np.float64)
     assert loss == pytest.approx(ref_loss, rel=1e-10)
@@ -172,7 +172,7 @@ def test_loss_clipping_matches_reference():
                 "identity", output, "C", dtype, seed=3
             )
             params = (params * 200).astype(dtype)  # probabilities hit 0 and 1
-            ws = _kernels.Workspace(lay, 1, dtype)
+            ws = _objective.Workspace(lay, 1, dtype)
             loss, grad = run_loss_grad(ws, params, ds, 0.0, N_ROWS)
             ref_loss, ref_grad = reference(
                 params, UNITS, Xd, Y, None, 0.0, "identity", output, dtype
@@ -194,7 +194,7 @@ def test_loss_grad_row_subsets(dtype, kind, n_threads):
         "tanh", "softmax", kind, dtype, n=n, weighted=True, gather=True, chunk=48, seed=4
     )
     assert lay.gather
-    ws = _kernels.Workspace(lay, n_threads, dtype)
+    ws = _objective.Workspace(lay, n_threads, dtype)
     rng = np.random.RandomState(5)
     # unsorted, with repeats: rows are used as listed
     idx = rng.randint(0, n, 260).astype(np.intp)
@@ -220,7 +220,7 @@ def test_csr_row_subset_without_gather_buffer():
     """CSR rows are read in place: idx works without the gather buffer."""
     lay, ds, X, Xd, Y, sw, params = make_problem("relu", "identity", "csr", np.float64)
     assert not lay.gather
-    ws = _kernels.Workspace(lay, 2, np.float64)
+    ws = _objective.Workspace(lay, 2, np.float64)
     idx = np.arange(N_ROWS, dtype=np.intp)[::-1][:150].copy()
     loss, grad = run_loss_grad(ws, params, ds, 0.0, 150.0, idx=idx)
     ref_loss, ref_grad = reference(
@@ -245,7 +245,7 @@ def test_chunk_sizes(kind, chunk, n_threads):
         "logistic", "logistic", kind, np.float64, units=units, n=n, weighted=True,
         chunk=chunk, gather=True, seed=6,
     )
-    ws = _kernels.Workspace(lay, n_threads, np.float64)
+    ws = _objective.Workspace(lay, n_threads, np.float64)
     loss, grad = run_loss_grad(ws, params, ds, 0.1, sw_total(sw, slice(None), n))
     ref_loss, ref_grad = reference(
         params, units, Xd, Y, sw, 0.1, "logistic", "logistic", np.float64
@@ -270,7 +270,7 @@ def test_deep_narrow_network(chunk):
     lay, ds, X, Xd, Y, sw, params = make_problem(
         "tanh", "softmax", "F", np.float64, units=units, n=60, chunk=chunk, seed=7
     )
-    ws = _kernels.Workspace(lay, 2, np.float64)
+    ws = _objective.Workspace(lay, 2, np.float64)
     loss, grad = run_loss_grad(ws, params, ds, 0.01, 60.0)
     ref_loss, ref_grad = reference(params, units, Xd, Y, None, 0.01, "tanh", "softmax", np.float64)
     assert loss == pytest.approx(ref_loss, rel=1e-10)
@@ -292,13 +292,13 @@ def test_narrow_layers_match_reference(dtype, hidden, n_out):
     lay, ds, X, Xd, Y, sw, params = make_problem(
         "tanh", output, "C", dtype, units=units, n=n, seed=n_out, weighted=True, chunk=11,
     )
-    ws = _kernels.Workspace(lay, 1, dtype)
+    ws = _objective.Workspace(lay, 1, dtype)
     loss, grad = run_loss_grad(ws, params, ds, 1e-3, sw_total(sw, slice(None), n))
     eloss, egrad = reference(params, units, Xd, Y, sw, 1e-3, "tanh", output, dtype)
     assert_close(loss, eloss, RTOL[dtype])
     assert_close(grad, egrad, RTOL[dtype])
     out = np.full((n, n_out), np.nan, dtype=dtype)
-    ws.forward(params, _kernels.Dataset(X, None, None, dtype), out)
+    ws.forward(params, _core.Dataset(X, None, None, dtype), out)
     assert_close(out, ref.forward(params, list(units), Xd, "tanh", output), RTOL[dtype])
 
 
@@ -312,8 +312,8 @@ def test_forward_matches_reference(dtype, activation, output, kind, n_threads):
         activation, output, kind, dtype, gather=True, seed=8
     )
     # forward-only workspace; a Dataset without Y
-    ws = _kernels.Workspace(lay, n_threads, dtype, False)
-    ds = _kernels.Dataset(X, None, None, dtype)
+    ws = _objective.Workspace(lay, n_threads, dtype, False)
+    ds = _core.Dataset(X, None, None, dtype)
     expected = ref.forward(params, list(UNITS), Xd, activation, output)
     out = np.full((N_ROWS, UNITS[-1]), np.nan, dtype=dtype)
     assert ws.forward(params, ds, out) is out
@@ -342,7 +342,7 @@ def test_gradient_finite_differences(activation, output, kind):
     lay, ds, X, Xd, Y, sw, params = make_problem(
         activation, output, kind, np.float64, units=units, n=n, weighted=True, seed=10
     )
-    ws = _kernels.Workspace(lay, 2, np.float64)
+    ws = _objective.Workspace(lay, 2, np.float64)
     alpha, sw_sum = 0.03, sw_total(sw, slice(None), n)
     _, grad = run_loss_grad(ws, params, ds, alpha, sw_sum)
     rng = np.random.RandomState(11)
@@ -372,14 +372,14 @@ def test_deterministic_and_thread_count_independent(dtype, kind):
     sw_sum = sw_total(sw, slice(None), N_ROWS)
     results = {}
     for nt in (1, 2):
-        ws = _kernels.Workspace(lay, nt, dtype)
+        ws = _objective.Workspace(lay, nt, dtype)
         first = run_loss_grad(ws, params, ds, 0.01, sw_sum)
         for _ in range(3):
             again = run_loss_grad(ws, params, ds, 0.01, sw_sum)
             assert again[0] == first[0]
             np.testing.assert_array_equal(again[1], first[1])
         # a fresh workspace of the same thread count: same bits too
-        other = run_loss_grad(_kernels.Workspace(lay, nt, dtype), params, ds, 0.01, sw_sum)
+        other = run_loss_grad(_objective.Workspace(lay, nt, dtype), params, ds, 0.01, sw_sum)
         assert other[0] == first[0]
         np.testing.assert_array_equal(other[1], first[1])
         results[nt] = first
@@ -400,15 +400,15 @@ def _bad_input_cases():
     sw = np.ones(n)
     params = rng.randn(n_params(units))
     grad = np.zeros_like(params)
-    lay = _kernels.Layout(units, 2, 0, 8, False)
-    lay_g = _kernels.Layout(units, 2, 0, 8, True)
-    ws = _kernels.Workspace(lay, 2, dt)
-    ws_g = _kernels.Workspace(lay_g, 1, dt)
-    ds = _kernels.Dataset(X, Y, sw, dt)
+    lay = _core.Layout(units, 2, 0, 8, False)
+    lay_g = _core.Layout(units, 2, 0, 8, True)
+    ws = _objective.Workspace(lay, 2, dt)
+    ws_g = _objective.Workspace(lay_g, 1, dt)
+    ds = _core.Dataset(X, Y, sw, dt)
     csr_ok = CSR(
         np.ones(3), np.array([0, 3, 1], dtype=np.intp), np.array([0, 1, 3] + [3] * (n - 2), dtype=np.intp), (n, 4)
     )
-    _kernels.Dataset(csr_ok, Y, None, dt)  # the valid one is accepted
+    _core.Dataset(csr_ok, Y, None, dt)  # the valid one is accepted
 
     def csr(indices=(0, 3, 1), indptr=None, data=None, shape=(n, 4), index_dtype=np.intp):
         indptr = np.array([0, 1, 3] + [3] * (n - 2)) if indptr is None else np.asarray(indptr)
@@ -425,37 +425,37 @@ def _bad_input_cases():
     readonly = np.empty_like(params)
     readonly.flags.writeable = False
     wide = np.empty((n, 8))
-    ds32 = _kernels.Dataset(X.astype(np.float32), Y.astype(np.float32), None, np.float32)
-    ds5 = _kernels.Dataset(rng.randn(n, 5), Y, None, dt)
+    ds32 = _core.Dataset(X.astype(np.float32), Y.astype(np.float32), None, np.float32)
+    ds5 = _core.Dataset(rng.randn(n, 5), Y, None, dt)
     return {
         # dtypes
-        "X float32 in float64 data": lambda: _kernels.Dataset(X.astype(np.float32), Y, None, dt),
-        "X int": lambda: _kernels.Dataset(X.astype(np.int64), Y, None, dt),
-        "Y float32": lambda: _kernels.Dataset(X, Y.astype(np.float32), None, dt),
-        "sw float32": lambda: _kernels.Dataset(X, Y, sw.astype(np.float32), dt),
-        "dtype float16": lambda: _kernels.Dataset(X, Y, None, np.float16),
+        "X float32 in float64 data": lambda: _core.Dataset(X.astype(np.float32), Y, None, dt),
+        "X int": lambda: _core.Dataset(X.astype(np.int64), Y, None, dt),
+        "Y float32": lambda: _core.Dataset(X, Y.astype(np.float32), None, dt),
+        "sw float32": lambda: _core.Dataset(X, Y, sw.astype(np.float32), dt),
+        "dtype float16": lambda: _core.Dataset(X, Y, None, np.float16),
         "data/workspace dtypes differ": lg(data=ds32),
         "params float32": lg(params=params.astype(np.float32)),
         "grad float32": lg(grad=grad.astype(np.float32)),
-        "workspace float16": lambda: _kernels.Workspace(lay, 1, np.float16),
+        "workspace float16": lambda: _objective.Workspace(lay, 1, np.float16),
         # shapes and contiguity
-        "X non-contiguous columns": lambda: _kernels.Dataset(wide[:, ::2], Y, None, dt),
-        "X non-contiguous rows": lambda: _kernels.Dataset(
+        "X non-contiguous columns": lambda: _core.Dataset(wide[:, ::2], Y, None, dt),
+        "X non-contiguous rows": lambda: _core.Dataset(
             np.empty((2 * n, 4))[::2], Y, None, dt),
-        "X 1-D": lambda: _kernels.Dataset(X.ravel(), Y, None, dt),
-        "X 3-D": lambda: _kernels.Dataset(X[:, :, None], Y, None, dt),
-        "Y F-ordered": lambda: _kernels.Dataset(X, np.asfortranarray(Y), None, dt),
-        "Y rows": lambda: _kernels.Dataset(X, Y[:-1], None, dt),
-        "Y 1-D": lambda: _kernels.Dataset(X, Y[:, 0].copy(), None, dt),
-        "sw length": lambda: _kernels.Dataset(X, Y, sw[:-1].copy(), dt),
-        "sw 2-D": lambda: _kernels.Dataset(X, Y, sw[:, None], dt),
-        "sw strided": lambda: _kernels.Dataset(X, Y, np.ones(2 * n)[::2], dt),
+        "X 1-D": lambda: _core.Dataset(X.ravel(), Y, None, dt),
+        "X 3-D": lambda: _core.Dataset(X[:, :, None], Y, None, dt),
+        "Y F-ordered": lambda: _core.Dataset(X, np.asfortranarray(Y), None, dt),
+        "Y rows": lambda: _core.Dataset(X, Y[:-1], None, dt),
+        "Y 1-D": lambda: _core.Dataset(X, Y[:, 0].copy(), None, dt),
+        "sw length": lambda: _core.Dataset(X, Y, sw[:-1].copy(), dt),
+        "sw 2-D": lambda: _core.Dataset(X, Y, sw[:, None], dt),
+        "sw strided": lambda: _core.Dataset(X, Y, np.ones(2 * n)[::2], dt),
         "wrong feature count": lg(data=ds5),
         "wrong feature count (forward)": fw(np.empty((n, 2)), data=ds5),
         "Y wider than the network's outputs": lg(
-            data=_kernels.Dataset(X, rng.randn(n, 3), None, dt)),
+            data=_core.Dataset(X, rng.randn(n, 3), None, dt)),
         "Y narrower than the network's outputs": lg(
-            data=_kernels.Dataset(X, rng.randn(n, 1), None, dt)),
+            data=_core.Dataset(X, rng.randn(n, 1), None, dt)),
         "grad length": lg(grad=np.empty(params.size - 1)),
         "grad too long": lg(grad=np.empty(params.size + 1)),
         "grad strided": lg(grad=np.empty(2 * params.size)[::2]),
@@ -482,35 +482,35 @@ def _bad_input_cases():
         "sw_sum zero": lg(sw_sum=0.0),
         "sw_sum negative": lg(sw_sum=-1.0),
         "sw_sum nan": lg(sw_sum=float("nan")),
-        "loss_grad without Y": lg(data=_kernels.Dataset(X, None, None, dt)),
+        "loss_grad without Y": lg(data=_core.Dataset(X, None, None, dt)),
         # (one thread needs no extra accumulator, so only a 2-thread forward-only
         # workspace lacks what loss_grad needs)
-        "loss_grad on forward-only workspace": lg(ws=_kernels.Workspace(lay, 2, dt, False)),
+        "loss_grad on forward-only workspace": lg(ws=_objective.Workspace(lay, 2, dt, False)),
         # sparse
-        "CSR column index too large": lambda: _kernels.Dataset(csr(indices=(0, 4, 1)), Y, None, dt),
-        "CSR column index negative": lambda: _kernels.Dataset(csr(indices=(0, -1, 1)), Y, None, dt),
-        "CSR int32 indices": lambda: _kernels.Dataset(csr(index_dtype=np.int32), Y, None, dt),
-        "CSR data float32": lambda: _kernels.Dataset(
+        "CSR column index too large": lambda: _core.Dataset(csr(indices=(0, 4, 1)), Y, None, dt),
+        "CSR column index negative": lambda: _core.Dataset(csr(indices=(0, -1, 1)), Y, None, dt),
+        "CSR int32 indices": lambda: _core.Dataset(csr(index_dtype=np.int32), Y, None, dt),
+        "CSR data float32": lambda: _core.Dataset(
             csr(data=np.ones(3, dtype=np.float32)), Y, None, dt),
-        "CSR indptr decreasing": lambda: _kernels.Dataset(
+        "CSR indptr decreasing": lambda: _core.Dataset(
             csr(indptr=[0, 2, 1] + [3] * (n - 2)), Y, None, dt),
-        "CSR indptr beyond nnz": lambda: _kernels.Dataset(
+        "CSR indptr beyond nnz": lambda: _core.Dataset(
             csr(indptr=[0, 1, 3] + [4] * (n - 2)), Y, None, dt),
-        "CSR indptr not starting at 0": lambda: _kernels.Dataset(
+        "CSR indptr not starting at 0": lambda: _core.Dataset(
             csr(indptr=[1, 1, 3] + [3] * (n - 2)), Y, None, dt),
-        "CSR indptr too short": lambda: _kernels.Dataset(
+        "CSR indptr too short": lambda: _core.Dataset(
             csr(indptr=[0, 1, 3] + [3] * (n - 3)), Y, None, dt),
-        "CSR rows != Y rows": lambda: _kernels.Dataset(csr(indptr=[0, 1, 3] + [3] * (n - 3),
+        "CSR rows != Y rows": lambda: _core.Dataset(csr(indptr=[0, 1, 3] + [3] * (n - 3),
                                                              shape=(n - 1, 4)), Y, None, dt),
-        "CSR wrong feature count": lg(data=_kernels.Dataset(csr(shape=(n, 5)), Y, None, dt)),
-        "CSC": lambda: _kernels.Dataset(_csc(X), Y, None, dt),
+        "CSR wrong feature count": lg(data=_core.Dataset(csr(shape=(n, 5)), Y, None, dt)),
+        "CSC": lambda: _core.Dataset(_csc(X), Y, None, dt),
         # layout and workspace
-        "layout zero units": lambda: _kernels.Layout((4, 0, 2), 2, 0, 8, False),
-        "layout one layer": lambda: _kernels.Layout((4,), 2, 0, 8, False),
-        "layout unknown activation": lambda: _kernels.Layout(units, 4, 0, 8, False),
-        "layout unknown output": lambda: _kernels.Layout(units, 0, -1, 8, False),
-        "layout chunk 0": lambda: _kernels.Layout(units, 0, 0, 0, False),
-        "workspace 0 threads": lambda: _kernels.Workspace(lay, 0, dt),
+        "layout zero units": lambda: _core.Layout((4, 0, 2), 2, 0, 8, False),
+        "layout one layer": lambda: _core.Layout((4,), 2, 0, 8, False),
+        "layout unknown activation": lambda: _core.Layout(units, 4, 0, 8, False),
+        "layout unknown output": lambda: _core.Layout(units, 0, -1, 8, False),
+        "layout chunk 0": lambda: _core.Layout(units, 0, 0, 0, False),
+        "workspace 0 threads": lambda: _objective.Workspace(lay, 0, dt),
     }
 
 
@@ -535,7 +535,7 @@ def test_bad_input_raises_value_error(case):
 def test_workspace_usable_after_errors():
     """A rejected call leaves the workspace working."""
     lay, ds, X, Xd, Y, sw, params = make_problem("tanh", "identity", "C", np.float64, gather=True)
-    ws = _kernels.Workspace(lay, 2, np.float64)
+    ws = _objective.Workspace(lay, 2, np.float64)
     before = run_loss_grad(ws, params, ds, 0.0, float(N_ROWS))
     with pytest.raises(ValueError):
         ws.loss_grad(params, np.empty(3), ds, 0.0, float(N_ROWS))
@@ -549,30 +549,30 @@ def test_workspace_usable_after_errors():
 
 _THREAD_LIMIT_SCRIPT = """
 import numpy as np
-from fastmlp import _kernels
+from fastmlp import _core, _objective, _epochs
 rng = np.random.RandomState(0)
 units, n = (5, 16, 8, 3), 300
 P = sum(a * b for a, b in zip(units[:-1], units[1:])) + sum(units[1:])
 X, Y, params = rng.randn(n, 5), rng.randn(n, 3), rng.uniform(-0.5, 0.5, P)
-lay = _kernels.Layout(units, 2, 0, 64, False)
-ds = _kernels.Dataset(X, Y, None, np.float64)
+lay = _core.Layout(units, 2, 0, 64, False)
+ds = _core.Dataset(X, Y, None, np.float64)
 res = []
 for nt in (1, 2):
     g = np.empty(P)
-    res.append((_kernels.Workspace(lay, nt, np.float64).loss_grad(params, g, ds, 0.0, n), g))
+    res.append((_objective.Workspace(lay, nt, np.float64).loss_grad(params, g, ds, 0.0, n), g))
 assert res[0][0] == res[1][0] or abs(res[0][0] - res[1][0]) < 1e-12 * res[0][0], res
 np.testing.assert_allclose(res[1][1], res[0][1], rtol=1e-10, atol=1e-12)
 
 # sgd/adam epochs: a region of one thread runs every part and slice of a
 # three-part minibatch, between the same barriers, to the same bits
-lay = _kernels.Layout(units, 3, 2, 16, True)
+lay = _core.Layout(units, 3, 2, 16, True)
 Yc = np.eye(3)[rng.randint(0, 3, n)]
-ds = _kernels.Dataset(X, Yc, rng.uniform(0.5, 2, n), np.float64)
+ds = _core.Dataset(X, Yc, rng.uniform(0.5, 2, n), np.float64)
 idx = rng.permutation(n).astype(np.intp)
 out = []
 for fixed in (1, 3):
     p = np.random.RandomState(1).uniform(-0.5, 0.5, P)
-    r = _kernels.EpochRunner(_kernels.Workspace(lay, 3, np.float64), ds, p, np.empty(P),
+    r = _epochs.EpochRunner(_objective.Workspace(lay, 3, np.float64), ds, p, np.empty(P),
                              np.zeros(P), np.zeros(P), "adam", 1e-3, 1e-2)
     r.fixed_threads = fixed
     out.append((p, [r.run(idx, n, 40) for _ in range(3)]))

@@ -21,7 +21,7 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.preprocessing import MinMaxScaler, scale
 
-from fastmlp import MLPClassifier, MLPRegressor, _kernels
+from fastmlp import MLPClassifier, MLPRegressor, _core, _epochs, _objective
 from fastmlp._network import make_layout
 
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
@@ -489,25 +489,25 @@ def test_bad_inputs_through_stochastic_path(solver):
 
 def test_epoch_runner_checks_its_arrays():
     lay = make_layout([4, 3, 2], "relu", "softmax", np.float64, gather=False)
-    ws = _kernels.Workspace(lay, 1, np.float64)
+    ws = _objective.Workspace(lay, 1, np.float64)
     X = np.ones((5, 4))
     Y = np.eye(2)[[0, 1, 0, 1, 0]]
-    data = _kernels.Dataset(X, Y, None, np.float64)
+    data = _core.Dataset(X, Y, None, np.float64)
     P = lay.n_params
     ok = [np.zeros(P), np.zeros(P), np.zeros(P), np.zeros(P)]
-    _kernels.EpochRunner(ws, data, *ok, "adam", 0.0, 1e-3)
+    _epochs.EpochRunner(ws, data, *ok, "adam", 0.0, 1e-3)
     with pytest.raises(ValueError, match="unknown stochastic solver"):
-        _kernels.EpochRunner(ws, data, *ok, "lbfgs", 0.0, 1e-3)
+        _epochs.EpochRunner(ws, data, *ok, "lbfgs", 0.0, 1e-3)
     with pytest.raises(ValueError, match="state2"):
-        _kernels.EpochRunner(ws, data, ok[0], ok[1], ok[2], None, "adam", 0.0, 1e-3)
+        _epochs.EpochRunner(ws, data, ok[0], ok[1], ok[2], None, "adam", 0.0, 1e-3)
     with pytest.raises(ValueError, match="params"):
-        _kernels.EpochRunner(ws, data, np.zeros(P - 1), *ok[1:], "sgd", 0.0, 1e-3)
+        _epochs.EpochRunner(ws, data, np.zeros(P - 1), *ok[1:], "sgd", 0.0, 1e-3)
     with pytest.raises(ValueError, match="grad"):
-        _kernels.EpochRunner(ws, data, ok[0], np.zeros(P, np.float32), *ok[2:], "sgd", 0.0, 1e-3)
+        _epochs.EpochRunner(ws, data, ok[0], np.zeros(P, np.float32), *ok[2:], "sgd", 0.0, 1e-3)
     with pytest.raises(ValueError, match="forward passes only"):
-        _kernels.EpochRunner(_kernels.Workspace(lay, 2, np.float64, False), data, *ok,
+        _epochs.EpochRunner(_objective.Workspace(lay, 2, np.float64, False), data, *ok,
                              "sgd", 0.0, 1e-3)
-    r = _kernels.EpochRunner(ws, data, *ok, "sgd", 0.0, 1e-3)
+    r = _epochs.EpochRunner(ws, data, *ok, "sgd", 0.0, 1e-3)
     with pytest.raises(ValueError, match="gather buffer"):
         r.run(np.arange(5, dtype=np.intp), 5, 2)
     with pytest.raises(ValueError, match="row range beyond X"):
@@ -526,11 +526,11 @@ def test_every_update_instruction_set_gives_the_same_bits(dtype):
     weights = []
     try:
         for cap in (2, 1, 0):
-            _kernels._set_update_simd_cap(cap)
+            _epochs._set_update_simd_cap(cap)
             m = MLPClassifier(**params).fit(X, Y_DIG)
             weights.append([w.copy() for w in m.coefs_ + m.intercepts_])
     finally:
-        _kernels._set_update_simd_cap(2)
+        _epochs._set_update_simd_cap(2)
     for other in weights[1:]:
         for a, b in zip(weights[0], other):
             assert_array_equal(a, b)
@@ -544,15 +544,15 @@ def test_minibatch_results_do_not_depend_on_the_threads_that_ran_them():
     # reduced in part order: 1, 2, 3 threads or the adaptive choice give the
     # same bits (so the runner may follow the machine's load freely)
     Y = np.eye(10)[Y_DIG]
-    data = _kernels.Dataset(np.ascontiguousarray(X_DIG), Y, SW_DIG, np.float64)
+    data = _core.Dataset(np.ascontiguousarray(X_DIG), Y, SW_DIG, np.float64)
     idx = np.random.RandomState(0).permutation(300).astype(np.intp)
     lay = make_layout([64, 40, 10], "tanh", "softmax", np.float64, gather=True, chunk=16)
-    ws = _kernels.Workspace(lay, 3, np.float64)
+    ws = _objective.Workspace(lay, 3, np.float64)
     P = lay.n_params
     results = []
     for fixed in (1, 2, 3, 0):
         params = np.random.RandomState(1).uniform(-0.2, 0.2, P)
-        r = _kernels.EpochRunner(ws, data, params, np.empty(P), np.zeros(P), np.zeros(P),
+        r = _epochs.EpochRunner(ws, data, params, np.empty(P), np.zeros(P), np.zeros(P),
                                  "adam", 1e-3, 1e-2)
         r.fixed_threads = fixed
         assert 1 <= r.threads <= 3
@@ -570,11 +570,11 @@ def test_runner_books_every_minibatch_on_the_threads_that_ran_it(fixed, parallel
     # 300 rows in batches of 64: 5 minibatches an epoch, in segments of
     # several minibatches per parallel region
     Y = np.eye(10)[Y_DIG]
-    data = _kernels.Dataset(np.ascontiguousarray(X_DIG), Y, None, np.float64)
+    data = _core.Dataset(np.ascontiguousarray(X_DIG), Y, None, np.float64)
     idx = np.arange(300, dtype=np.intp)
     lay = make_layout([64, 40, 10], "relu", "softmax", np.float64, gather=True, chunk=32)
     P = lay.n_params
-    r = _kernels.EpochRunner(_kernels.Workspace(lay, 2, np.float64), data,
+    r = _epochs.EpochRunner(_objective.Workspace(lay, 2, np.float64), data,
                              np.random.RandomState(1).uniform(-0.2, 0.2, P), np.empty(P),
                              np.zeros(P), np.zeros(P), "adam", 1e-4, 1e-3)
     r.fixed_threads = fixed

@@ -16,39 +16,11 @@
  * hyper-parameters are cast), and adam's moments in float32 but its update in
  * float64 (lr_t is an np.float64), added to p in float64 and rounded back.
  */
-#ifndef FASTMLP_STOCHASTIC_H
-#define FASTMLP_STOCHASTIC_H
+#ifndef FASTMLP_OPTIMIZERS_H
+#define FASTMLP_OPTIMIZERS_H
 
 #include <math.h>
 #include <stddef.h>
-
-#ifdef _OPENMP
-#include <omp.h>
-/* wall-clock seconds, for timing minibatches on one thread and on several */
-static inline double fms_now(void) { return omp_get_wtime(); }
-static inline int fms_team_size(void) { return omp_get_num_threads(); }
-/* an orphaned barrier: binds to the parallel region it is called from */
-static inline void fms_barrier(void)
-{
-#pragma omp barrier
-}
-#else
-static inline double fms_now(void) { return 0.0; }  /* one thread anyway */
-static inline int fms_team_size(void) { return 1; }
-static inline void fms_barrier(void) {}
-#endif
-
-#include <time.h>
-/* CPU seconds of the calling thread, or -1 where there is no such clock */
-static inline double fms_cpu_now(void)
-{
-#if defined(CLOCK_THREAD_CPUTIME_ID)
-    struct timespec ts;
-    if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
-        return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-#endif
-    return -1.0;
-}
 
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF

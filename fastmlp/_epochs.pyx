@@ -1,23 +1,43 @@
-# Included at the end of _kernels.pyx: whole sgd/adam epochs in compiled code,
-# built on loss_grad_impl (same module, so every cdef function is visible).
-#
-# One call of EpochRunner.run is one epoch: for every minibatch of the given
-# row order, the batch's weight sum, loss_grad_impl over the batch's rows (in
-# as many parts as the workspace has threads, see batch_loss_grad; dense rows
-# are gathered chunk by chunk into the layout's gather buffer, CSR rows are
-# read in place) and an in-place sgd or adam update of the packed parameters.
-# Nothing is allocated per minibatch; the GIL is taken only now and then to let
-# Ctrl-C through (the parameters are always left after a complete update).
-#
-# The updates follow sklearn's optimizers (_stochastic_optimizers.py)
-# operation by operation, including numpy's promotion rules for float32
-# parameters (Python-float hyper-parameters act in float32; adam's np.float64
-# step size turns its update into float64, added to the float32 parameter in
-# float64 and rounded back), so an update is bit-identical to sklearn's given
-# the same gradient.
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
+"""Whole sgd/adam epochs in compiled code, and the thread policy of their
+minibatches.
+
+One call of EpochRunner.run is one epoch: for every minibatch of the given
+row order, the batch's weight sum, the raw loss and gradient sums of the
+batch's rows (in K parts, K the workspace's thread count; dense rows are
+gathered chunk by chunk into the layout's gather buffer, CSR rows are read in
+place) and an in-place sgd or adam update of the packed parameters. Nothing
+is allocated per minibatch; the GIL is taken only now and then to let Ctrl-C
+through (the parameters are always left after a complete update).
+
+The updates follow sklearn's optimizers (_stochastic_optimizers.py)
+operation by operation, including numpy's promotion rules for float32
+parameters (Python-float hyper-parameters act in float32; adam's np.float64
+step size turns its update into float64, added to the float32 parameter in
+float64 and rounded back), so an update is bit-identical to sklearn's given
+the same gradient.
+"""
+
+import numpy as np
+cimport numpy as cnp
 
 from cpython.exc cimport PyErr_CheckSignals
+from cython cimport floating
+from cython.parallel cimport parallel
 from libc.math cimport sqrt, pow
+
+from fastmlp._core cimport NetSpec, DataSpec, Dataset, check_vec, row_of
+from fastmlp._minibatch_threads cimport (
+    Adapt, adapt_init, adapt_threads, adapt_measuring, adapt_segment, adapt_after,
+)
+from fastmlp._objective cimport Workspace, rows_loss_grad, finish_range
+from fastmlp._openmp cimport (
+    omp_get_thread_num, omp_get_num_threads, omp_get_wtime, fmp_barrier,
+    fmp_thread_cpu_time,
+)
+from fastmlp._typedefs cimport intp
+
+cnp.import_array()
 
 cdef enum:
     SOLVER_SGD = 0
@@ -39,7 +59,7 @@ cdef struct OptSpec:
     long long t             # adam: updates done so far
 
 
-cdef extern from "_stochastic.h" nogil:
+cdef extern from "_optimizers.h" nogil:
     # the element-wise updates, vectorised in C (exactness notes there)
     void fms_sgd_d(double* p, const double* g, double* vel, intp n, double lr,
                    double mom, int nesterov) noexcept
@@ -52,10 +72,6 @@ cdef extern from "_stochastic.h" nogil:
                     double neg_lr, float b1, float c1, float b2, float c2,
                     float eps) noexcept
     int fms_set_level_cap(int cap) noexcept
-    double fms_now() noexcept
-    double fms_cpu_now() noexcept
-    int fms_team_size() noexcept
-    void fms_barrier() noexcept
 
 
 def _set_update_simd_cap(int cap):
@@ -106,6 +122,12 @@ cdef void update_range(const OptSpec* opt, floating* p, const floating* g, float
 
 # parameters per block of finish_slice (its five arrays: 10 KiB in float64)
 cdef intp FINISH_BLOCK = 256
+
+
+cdef enum:
+    # doubles of scratch per minibatch part: Step.lacc and Step.regacc, each
+    # for two minibatches in flight (see segment_parallel)
+    SUMS_PER_PART = 4
 
 
 cdef struct Step:
@@ -228,24 +250,24 @@ cdef void segment_parallel(const Step* s, const DataSpec* d0, floating* params,
     cdef floating* my_work = work
     with parallel(num_threads=T):
         t = omp_get_thread_num()
-        team = fms_team_size()
+        team = omp_get_num_threads()
         my_work = work + t * s.net.work_size
         d = d0[0]
         for b in range(n_batches):
             parity = b & 1
             batch_rows(s, &d, start + b * s.batch_size)
             if s.cpu != NULL:
-                c0 = fms_cpu_now()
+                c0 = fmp_thread_cpu_time()
             k = t
             while k < K:
                 s.lacc[parity * K + k] = part_loss_grad(s.net, &d, k, K, params, grad,
                                                         gacc, my_work)
                 k = k + team
             if s.cpu != NULL:
-                s.cpu[t] += fms_cpu_now() - c0
-            fms_barrier()
+                s.cpu[t] += fmp_thread_cpu_time() - c0
+            fmp_barrier()
             if s.cpu != NULL:
-                c0 = fms_cpu_now()
+                c0 = fmp_thread_cpu_time()
             # every thread: the same weight sum and step size
             sw_sum = batch_weight(&d, params)
             lr_t = adam_step(s.opt, t0 + b + 1)
@@ -255,130 +277,13 @@ cdef void segment_parallel(const Step* s, const DataSpec* d0, floating* params,
                     s.net, s.opt, k, K, params, grad, gacc, s1, s2, s.alpha, sw_sum, lr_t)
                 k = k + team
             if s.cpu != NULL:
-                s.cpu[t] += fms_cpu_now() - c0
-            fms_barrier()
+                s.cpu[t] += fmp_thread_cpu_time() - c0
+            fmp_barrier()
             # the sums of this minibatch are rewritten two minibatches on, after
             # the next barrier: thread 0 reads them before reaching it
             if t == 0:
                 loss_sum[0] += batch_loss(s, parity, sw_sum) * <double> d.n
     s.opt.t = t0 + n_batches
-
-
-# ----------------------------------------------- threads that pay off ----
-#
-# On idle cores the threads pay (about 1.5-1.9x on two), but when other
-# processes hold the cores they cost many times over: the threads wait for each
-# other at every barrier while descheduled. So while the runner uses all its
-# threads it measures, in windows of a few minibatches (one segment), the
-# region's wall time against the CPU time its threads spent working (what one
-# thread would need). When the threads stop clearly beating one thread, every
-# runner of the process goes on with one thread for a while (20 ms at first,
-# doubling up to 2 s while the threads keep losing) and then tries them again.
-# Between windows the threads run unmeasured segments of a growing number of
-# minibatches. The results do not depend on any of this.
-
-cdef enum:
-    WINDOW = 4            # minibatches per measurement
-    GAP_MAX = 28          # unmeasured minibatches between windows while threads pay
-
-cdef double BACKOFF_MIN = 0.02, BACKOFF_MAX = 2.0
-# process-wide: until when threads are not tried again, and the next backoff
-# (shared by concurrent fits; a race only moves a retry, never a result)
-cdef double g_retry_at = 0, g_backoff = 0.02
-
-
-cdef struct Adapt:
-    int parts             # K: the minibatch's parts (fixed for the fit)
-    int forced            # > 0: always this many threads (tests)
-    bint blind            # no per-thread CPU clock: all threads, unmeasured
-    int threads           # threads in use: parts or 1
-    intp gap              # unmeasured minibatches between windows
-    intp until_window     # unmeasured minibatches left before the next window
-    intp window_left      # minibatches left in the current window
-    double wall, cpu      # measured seconds in the current window
-    long long on_threads  # minibatches run on several threads so far
-    long long on_one      # minibatches run on one thread so far
-
-
-cdef void adapt_start_window(Adapt* a) noexcept nogil:
-    a.threads = a.parts
-    a.gap = 0
-    a.until_window = 0
-    a.window_left = WINDOW
-    a.wall = a.cpu = 0
-
-
-cdef void adapt_init(Adapt* a, int parts) noexcept nogil:
-    a.parts = parts
-    a.forced = 0
-    a.on_threads = a.on_one = 0
-    a.blind = False
-    adapt_start_window(a)
-    if parts > 1 and fms_now() < g_retry_at:
-        a.threads = 1
-
-
-cdef inline int adapt_threads(Adapt* a) noexcept nogil:
-    if a.forced > 0:
-        return a.forced if a.forced < a.parts else a.parts
-    if a.blind:
-        return a.parts
-    if a.threads == 1 and a.parts > 1 and fms_now() >= g_retry_at:
-        adapt_start_window(a)
-    return a.threads
-
-
-cdef inline bint adapt_measuring(const Adapt* a) noexcept nogil:
-    """Whether the next segment on several threads is a measured one."""
-    return a.forced == 0 and not a.blind and a.threads > 1 and a.until_window == 0
-
-
-cdef inline intp adapt_segment(const Adapt* a) noexcept nogil:
-    """Most minibatches the next segment on several threads may have. A
-    window opens with a one-minibatch probe: on cores that other processes
-    hold, a segment costs a time slice at every barrier, so a retry stops
-    after one minibatch."""
-    if a.forced > 0 or a.blind:
-        return GAP_MAX + WINDOW
-    if a.until_window > 0:
-        return a.until_window
-    return 1 if a.window_left == WINDOW else a.window_left
-
-
-cdef void adapt_after(Adapt* a, intp n_batches, double wall, const double* cpu) noexcept nogil:
-    """Book a segment of n_batches minibatches run on several threads (its
-    region's wall time and its threads' CPU times when it was measured)."""
-    global g_retry_at, g_backoff
-    cdef int k
-    cdef double c = 0
-    if a.forced > 0 or a.blind or a.threads == 1:
-        return
-    if a.until_window > 0:
-        a.until_window -= n_batches
-        return
-    for k in range(a.parts):
-        if cpu[k] < 0:      # no per-thread CPU clock here: keep the threads
-            a.blind = True
-            return
-        c += cpu[k]
-    a.cpu += c
-    a.wall += wall
-    a.window_left -= n_batches
-    if a.window_left > 0 and not a.wall > a.cpu:
-        return
-    if a.wall < 0.9 * a.cpu:
-        # the threads pay: stay, and measure again after a gap that grows
-        # while they keep paying (the clocks cost ~1 us a minibatch)
-        g_backoff = BACKOFF_MIN
-        a.gap = 2 * a.gap + 4 if 2 * a.gap + 4 < GAP_MAX else GAP_MAX
-        a.until_window = a.gap
-    else:
-        # no better than one thread (or worse already: stop at once)
-        a.threads = 1
-        g_retry_at = fms_now() + g_backoff
-        g_backoff = 2 * g_backoff if g_backoff < BACKOFF_MAX else BACKOFF_MAX
-    a.window_left = WINDOW
-    a.wall = a.cpu = 0
 
 
 cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* params,
@@ -388,7 +293,7 @@ cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* par
                     double* loss_sum) except -1 nogil:
     """Minibatches rows [0, n_rows) of d (through d.idx when set) in order,
     batch_size rows each (the last one shorter), as sklearn's gen_batches.
-    scratch: 4 * K doubles."""
+    scratch: SUMS_PER_PART * K doubles."""
     cdef Step s
     cdef intp start = 0, n_batches, left, most, k
     cdef double t0, wall, per_batch, since_check = 0
@@ -422,10 +327,10 @@ cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* par
             if measure:
                 for k in range(s.K):
                     cpu[k] = 0
-                t0 = fms_now()
+                t0 = omp_get_wtime()
             segment_parallel(&s, d, params, grad, s1, s2, work, gacc, start, n_batches,
                              nt, loss_sum)
-            wall = fms_now() - t0 if measure else 0
+            wall = omp_get_wtime() - t0 if measure else 0
             adapt_after(adapt, n_batches, wall, cpu)
             adapt.on_threads += n_batches
         start += n_batches * batch_size
@@ -454,7 +359,7 @@ cdef class EpochRunner:
     cdef OptSpec opt
     cdef Adapt adapt
     cdef object cpu      # (n_threads,) float64: the threads' CPU seconds
-    cdef object scratch  # (4 * n_threads,) float64: loss and penalty sums
+    cdef object scratch  # (SUMS_PER_PART * n_threads,) float64: loss and penalty sums
     cdef readonly double alpha
 
     def __init__(self, Workspace ws, Dataset data, params, grad, state1, state2,
@@ -502,7 +407,7 @@ cdef class EpochRunner:
         self.opt.t = t
         adapt_init(&self.adapt, ws.n_threads)
         self.cpu = np.zeros(ws.n_threads, dtype=np.float64)
-        self.scratch = np.zeros(4 * ws.n_threads, dtype=np.float64)
+        self.scratch = np.zeros(SUMS_PER_PART * ws.n_threads, dtype=np.float64)
 
     @property
     def threads(self):

@@ -9,18 +9,21 @@
  * are clamped (the result is then ~1e-308 / ~1e-38 instead of a subnormal or
  * 0: harmless where it is used, as a probability next to 1). NaN stays NaN.
  */
-#ifndef FASTMLP_FASTMATH_H
-#define FASTMLP_FASTMATH_H
+#ifndef FASTMLP_ELEMENTWISE_H
+#define FASTMLP_ELEMENTWISE_H
 
 #include <stdint.h>
 #include <string.h>
 #include <stddef.h>
 
+/* FM_CLONES: the function is compiled for x86-64-v4 (AVX-512), v3 (AVX2 +
+ * FMA) and the baseline, the best chosen at load time; and, being defined in
+ * a header, it may go unused in a module that includes it for something else. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
     && !defined(FASTMLP_NO_CLONES)
-#define FM_CLONES __attribute__((target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
+#define FM_CLONES __attribute__((unused, target_clones("arch=x86-64-v4", "arch=x86-64-v3", "default")))
 #else
-#define FM_CLONES
+#define FM_CLONES __attribute__((unused))
 #endif
 
 /* No function here looks at floating-point exception flags, and GCC
@@ -181,6 +184,7 @@ FM_SOFTMAX_ROWS(fm_softmax_rows_f, float, fm_exp_neg_f)
 /* dst row i = row rows[i] of the C-contiguous X (row_bytes each), the rows
  * a few ahead prefetched: the source rows are scattered, and one at a time
  * each copy would wait for its cache misses. */
+__attribute__((unused))
 static void fm_gather_rows(char* restrict dst, const char* restrict X,
                            const ptrdiff_t* rows, ptrdiff_t m, size_t row_bytes)
 {

@@ -6,7 +6,7 @@
  * The narrow side is padded to whole 32-byte vectors (4 doubles, 8 floats)
  * and kept in registers; every sum runs over its terms in index order (the same order for
  * every vector width, so the only difference between machines is whether
- * the compiler fuses a multiply-add). Compiled with _fastmath.h's clones
+ * the compiler fuses a multiply-add). Compiled with _elementwise.h's clones
  * (AVX-512, AVX2 + FMA, baseline), the best chosen at load time.
  *
  *   fm_sg_nn:  C (m x n)  = A (m x h) @ B (h x n)
@@ -16,13 +16,13 @@
  * scratch: at least 16 * max(m, h) elements (padded or transposed copies of
  * the narrow operand).
  */
-#ifndef FASTMLP_SMALLGEMM_H
-#define FASTMLP_SMALLGEMM_H
+#ifndef FASTMLP_GEMM_H
+#define FASTMLP_GEMM_H
 
 #include <stddef.h>
 #include <string.h>
 
-#include "_fastmath.h"   /* FM_CLONES */
+#include "_elementwise.h"   /* FM_CLONES */
 
 #define SG_NMAX 16
 #define SG_INLINE static inline __attribute__((always_inline))

@@ -1,0 +1,66 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
+# The shapes the nogil code reads (NetSpec: the network and its per-thread
+# workspace layout; DataSpec: the rows of one call) and the Python objects
+# that check their inputs before any nogil code runs (Layout, Dataset).
+
+from fastmlp._typedefs cimport intp
+
+cdef enum:
+    MAX_LAYERS = 256  # layers including input and output; checked in Layout
+
+
+cdef struct NetSpec:
+    int n_layers              # input, hidden..., output
+    int units[MAX_LAYERS]
+    intp coef_off[MAX_LAYERS]  # start of W_l (units[l] x units[l+1]) in the packed vector
+    intp int_off[MAX_LAYERS]   # start of b_l (units[l+1])
+    intp n_coef               # coefficients come first: [0, n_coef)
+    intp n_params
+    int activation
+    int output
+    intp chunk                # rows per chunk (buffers are sized for it)
+    intp act_off[MAX_LAYERS]  # offset of layer l's chunk buffer in a thread's workspace
+    intp tmp_off              # backward temporary (chunk x max hidden width)
+    intp xbuf_off             # gathered rows of dense X (chunk x n_features), or -1
+    intp sg_off               # scratch of the narrow products, or -1 (none narrow)
+    intp work_size            # per-thread workspace length
+
+
+cdef struct DataSpec:
+    const void* X             # dense values, or CSR values
+    const intp* indices       # CSR column indices (NULL for dense)
+    const intp* indptr        # CSR row pointers (NULL for dense)
+    bint fortran              # dense X stored column-major
+    intp n_total              # rows of X
+    intp n_features
+    const void* Y             # (n_total, n_outputs) C order; NULL in forward-only mode
+    const void* sw            # (n_total,) or NULL
+    const intp* idx           # rows to use, or NULL for rows start .. start + n
+    intp start
+    intp n
+
+
+cdef inline intp row_of(const DataSpec* d, intp r) noexcept nogil:
+    """Row of X for the r-th row of the batch."""
+    if d.idx != NULL:
+        return d.idx[d.start + r]
+    return d.start + r
+
+
+cdef class Layout:
+    cdef NetSpec spec
+    cdef readonly object units
+    cdef readonly object coef_slices   # (start, end, shape) per layer
+    cdef readonly object intercept_slices
+
+
+cdef class Dataset:
+    cdef DataSpec base
+    cdef readonly object X, Y, sample_weight, dtype
+    cdef readonly Py_ssize_t n_samples, n_features
+
+    cdef int select(self, DataSpec* d, Layout lay, object idx, intp start,
+                    intp n) except -1
+
+
+cdef int check_vec(object v, intp size, object dtype, str name) except -1

@@ -1,0 +1,73 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
+# Loss and delta of the output layer per output function, inline, float32 and
+# float64, as sklearn's LOSS_FUNCTIONS compute them: log-losses on
+# probabilities clipped to [eps, 1 - eps] (eps: the dtype's machine epsilon),
+# squared error halved, Poisson deviance. Losses are summed in double.
+
+from cython cimport floating
+from libc.math cimport INFINITY
+
+from fastmlp._typedefs cimport OUT_LOGISTIC, OUT_EXP
+from fastmlp._elementwise cimport f_exp, f_exp_neg, f_log, f_log1p
+
+
+cdef inline floating machine_eps(floating like) noexcept nogil:
+    """np.finfo(dtype).eps, sklearn's clip of log-loss probabilities."""
+    if floating is float:
+        return 1.1920928955078125e-07
+    else:
+        return 2.220446049250313e-16
+
+
+cdef inline floating clip_log(floating lp, floating log_eps, floating log_1m_eps) noexcept nogil:
+    """log p with p clipped to [eps, 1 - eps] (NaN stays NaN)."""
+    if lp < log_eps:
+        return log_eps
+    elif lp > log_1m_eps:
+        return log_1m_eps
+    return lp
+
+
+cdef inline double softmax_row_loss(const floating* e, const floating* y, int k,
+                                    floating lse, floating log_eps,
+                                    floating log_1m_eps) noexcept nogil:
+    """-sum_j y_j log p_j of one row, where e holds exp(z - max) and lse the
+    log of its sum (log p = log e - lse), over the classes with y_j != 0."""
+    cdef double row_loss = 0
+    cdef floating lp
+    cdef int j
+    for j in range(k):
+        if y[j] != 0:
+            lp = (f_log(e[j]) if e[j] > 0 else -INFINITY) - lse
+            lp = clip_log(lp, log_eps, log_1m_eps)
+            row_loss -= y[j] * lp
+    return row_loss
+
+
+cdef inline floating output_loss(int out, floating z, floating y, floating log_eps,
+                                 floating log_1m_eps, double* row_loss) noexcept nogil:
+    """p = out(z) for an element-wise output (identity, logistic, exp); the
+    element's loss is added to row_loss. Returns p (delta = p - y)."""
+    cdef floating e, p, lp, lq
+    if out == OUT_LOGISTIC:
+        # log p = min(z, 0) - log1p(e), log(1 - p) = min(-z, 0) - log1p(e)
+        e = f_exp_neg(-z if z >= 0 else z)
+        p = 1 / (1 + e) if z >= 0 else e / (1 + e)
+        lq = f_log1p(e)
+        lp = (0 if z >= 0 else z) - lq
+        lq = (-z if z >= 0 else 0) - lq
+        lp = clip_log(lp, log_eps, log_1m_eps)
+        lq = clip_log(lq, log_eps, log_1m_eps)
+        if y != 0:
+            row_loss[0] -= y * lp
+        if y != 1:
+            row_loss[0] -= (1 - y) * lq
+    elif out == OUT_EXP:
+        p = f_exp(z)
+        if y > 0:
+            row_loss[0] += y * (f_log(y) - z)
+        row_loss[0] += p - y
+    else:
+        p = z
+        row_loss[0] += 0.5 * (p - y) * (p - y)
+    return p

@@ -1,0 +1,114 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
+"""How many threads the minibatches of sgd/adam run on, while the fit runs
+(the static rules, decided once per fit, are in _threads.py)."""
+
+from fastmlp._openmp cimport omp_get_wtime
+from fastmlp._typedefs cimport intp
+
+
+# On idle cores the threads pay (about 1.5-1.9x on two), but when other
+# processes hold the cores they cost many times over: the threads wait for each
+# other at every barrier while descheduled. So while the runner uses all its
+# threads it measures, in windows of a few minibatches (one segment), the
+# region's wall time against the CPU time its threads spent working (what one
+# thread would need). When the threads stop clearly beating one thread, every
+# runner of the process goes on with one thread for a while (20 ms at first,
+# doubling up to 2 s while the threads keep losing) and then tries them again.
+# Between windows the threads run unmeasured segments of a growing number of
+# minibatches. The results do not depend on any of this.
+
+cdef enum:
+    WINDOW = 4            # minibatches per measurement
+    GAP_MAX = 28          # unmeasured minibatches between windows while threads pay
+    GAP_STEP = 4          # the gap grows as gap -> 2 gap + GAP_STEP: 4, 12, 28
+
+# threads pay while their region's wall time stays under this share of the
+# CPU time they worked (what one thread would need); the margin keeps a
+# measurement's noise from holding on to threads that only break even
+cdef double PAYING_SHARE = 0.9
+
+cdef double BACKOFF_MIN = 0.02, BACKOFF_MAX = 2.0
+# process-wide: until when threads are not tried again, and the next backoff
+# (shared by concurrent fits; a race only moves a retry, never a result)
+cdef double g_retry_at = 0, g_backoff = 0.02
+
+
+cdef void adapt_start_window(Adapt* a) noexcept nogil:
+    a.threads = a.parts
+    a.gap = 0
+    a.until_window = 0
+    a.window_left = WINDOW
+    a.wall = a.cpu = 0
+
+
+cdef void adapt_init(Adapt* a, int parts) noexcept nogil:
+    a.parts = parts
+    a.forced = 0
+    a.on_threads = a.on_one = 0
+    a.blind = False
+    adapt_start_window(a)
+    if parts > 1 and omp_get_wtime() < g_retry_at:
+        a.threads = 1
+
+
+cdef int adapt_threads(Adapt* a) noexcept nogil:
+    if a.forced > 0:
+        return a.forced if a.forced < a.parts else a.parts
+    if a.blind:
+        return a.parts
+    if a.threads == 1 and a.parts > 1 and omp_get_wtime() >= g_retry_at:
+        adapt_start_window(a)
+    return a.threads
+
+
+cdef bint adapt_measuring(const Adapt* a) noexcept nogil:
+    """Whether the next segment on several threads is a measured one."""
+    return a.forced == 0 and not a.blind and a.threads > 1 and a.until_window == 0
+
+
+cdef intp adapt_segment(const Adapt* a) noexcept nogil:
+    """Most minibatches the next segment on several threads may have. A
+    window opens with a one-minibatch probe: on cores that other processes
+    hold, a segment costs a time slice at every barrier, so a retry stops
+    after one minibatch."""
+    if a.forced > 0 or a.blind:
+        return GAP_MAX + WINDOW
+    if a.until_window > 0:
+        return a.until_window
+    return 1 if a.window_left == WINDOW else a.window_left
+
+
+cdef void adapt_after(Adapt* a, intp n_batches, double wall, const double* cpu) noexcept nogil:
+    """Book a segment of n_batches minibatches run on several threads (its
+    region's wall time and its threads' CPU times when it was measured)."""
+    global g_retry_at, g_backoff
+    cdef int k
+    cdef double c = 0
+    if a.forced > 0 or a.blind or a.threads == 1:
+        return
+    if a.until_window > 0:
+        a.until_window -= n_batches
+        return
+    for k in range(a.parts):
+        if cpu[k] < 0:      # no per-thread CPU clock here: keep the threads
+            a.blind = True
+            return
+        c += cpu[k]
+    a.cpu += c
+    a.wall += wall
+    a.window_left -= n_batches
+    if a.window_left > 0 and not a.wall > a.cpu:
+        return
+    if a.wall < PAYING_SHARE * a.cpu:
+        # the threads pay: stay, and measure again after a gap that grows
+        # while they keep paying (the clocks cost ~1 us a minibatch)
+        g_backoff = BACKOFF_MIN
+        a.gap = 2 * a.gap + GAP_STEP if 2 * a.gap + GAP_STEP < GAP_MAX else GAP_MAX
+        a.until_window = a.gap
+    else:
+        # no better than one thread (or worse already: stop at once)
+        a.threads = 1
+        g_retry_at = omp_get_wtime() + g_backoff
+        g_backoff = 2 * g_backoff if g_backoff < BACKOFF_MAX else BACKOFF_MAX
+    a.window_left = WINDOW
+    a.wall = a.cpu = 0

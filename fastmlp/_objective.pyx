@@ -1,0 +1,474 @@
+# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
+"""The objective: chunked, multi-threaded loss + gradient and forward pass of a
+dense MLP whose parameters live in ONE packed vector (sklearn's layout: every
+coefficient matrix row-major, then every intercept), and the Workspace that
+holds their per-thread buffers.
+
+Memory beyond the data is per thread: activations of one chunk of rows for
+every layer, one temporary for the backward pass, a gather buffer for row
+subsets of dense data, and one gradient accumulator (thread 0 writes straight
+into the output gradient). Nothing grows with n_samples.
+"""
+
+import numpy as np
+cimport numpy as cnp
+
+from cython cimport floating
+from cython.parallel cimport parallel
+from libc.string cimport memset
+
+from fastmlp._core cimport NetSpec, DataSpec, Layout, Dataset, check_vec, row_of
+from fastmlp._elementwise cimport (
+    f_log, f_log1p, fm_gather_rows, bias_activation, activation_backward, output_rows,
+    softmax_rows, softmax_delta,
+)
+from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_nn, narrow_tn, narrow_nt
+from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss
+from fastmlp._openmp cimport omp_get_thread_num, omp_get_num_threads
+from fastmlp._typedefs cimport intp, OUT_SOFTMAX
+
+cnp.import_array()
+
+cdef enum:
+    # rows x parameters below which (~0.3 MFLOP of work) a parallel region
+    # costs more than it saves
+    MIN_PARALLEL_WORK = 40000
+
+PARALLEL_WORK_THRESHOLD = MIN_PARALLEL_WORK  # for Python: below it, one thread
+
+
+# --------------------------------------------------------- one chunk ----
+
+cdef void first_layer(const NetSpec* net, const DataSpec* d, const floating* params,
+                      floating* work, intp r0, intp m) noexcept nogil:
+    """Z1 = X[rows r0 .. r0+m of the batch] @ W0 into layer 1's buffer (no bias)."""
+    cdef int n_out = net.units[1]
+    cdef int nf = <int> d.n_features
+    cdef const floating* W = params + net.coef_off[0]
+    cdef floating* Z = work + net.act_off[1]
+    cdef const floating* X = <const floating*> d.X
+    cdef floating* xb
+    cdef intp i, p, g
+    cdef int j
+    cdef floating v
+    if d.indptr != NULL:
+        memset(Z, 0, m * n_out * sizeof(floating))
+        for i in range(m):
+            g = row_of(d, r0 + i)
+            for p in range(d.indptr[g], d.indptr[g + 1]):
+                v = X[p]
+                for j in range(n_out):
+                    Z[i * n_out + j] += v * W[d.indices[p] * n_out + j]
+    elif d.idx != NULL:
+        xb = work + net.xbuf_off
+        if d.fortran:
+            for i in range(m):
+                g = d.idx[d.start + r0 + i]
+                for j in range(nf):
+                    xb[i * nf + j] = X[g + j * d.n_total]
+        else:
+            fm_gather_rows(<char*> xb, <const char*> X, d.idx + d.start + r0, m,
+                           nf * sizeof(floating))
+        gemm_rm(0, 0, <int> m, n_out, nf, 1, xb, nf, W, n_out, 0, Z, n_out)
+    elif d.fortran:
+        gemm_rm(1, 0, <int> m, n_out, nf, 1, X + d.start + r0, <int> d.n_total,
+                W, n_out, 0, Z, n_out)
+    else:
+        gemm_rm(0, 0, <int> m, n_out, nf, 1, X + (d.start + r0) * nf, nf,
+                W, n_out, 0, Z, n_out)
+
+
+cdef void first_layer_grad(const NetSpec* net, const DataSpec* d, floating* gacc,
+                           const floating* work, intp r0, intp m, bint fresh) noexcept nogil:
+    """gacc[W0] += X[chunk]^T @ delta1 (delta1 sits in layer 1's buffer);
+    fresh: gacc[W0] holds no sum yet and is overwritten instead."""
+    cdef int n_out = net.units[1]
+    cdef int nf = <int> d.n_features
+    cdef floating* G = gacc + net.coef_off[0]
+    cdef const floating* D = work + net.act_off[1]
+    cdef const floating* X = <const floating*> d.X
+    cdef intp i, p, g, col
+    cdef int j
+    cdef floating v
+    cdef floating beta = 0 if fresh else 1
+    if d.indptr != NULL:
+        if fresh:
+            memset(G, 0, <intp> nf * n_out * sizeof(floating))
+        for i in range(m):
+            g = row_of(d, r0 + i)
+            for p in range(d.indptr[g], d.indptr[g + 1]):
+                v = X[p]
+                col = d.indices[p] * n_out
+                for j in range(n_out):
+                    G[col + j] += v * D[i * n_out + j]
+    elif d.idx != NULL:
+        gemm_rm(1, 0, nf, n_out, <int> m, 1, work + net.xbuf_off, nf, D, n_out,
+                beta, G, n_out)
+    elif d.fortran:
+        gemm_rm(0, 0, nf, n_out, <int> m, 1, X + d.start + r0, <int> d.n_total,
+                D, n_out, beta, G, n_out)
+    else:
+        gemm_rm(1, 0, nf, n_out, <int> m, 1, X + (d.start + r0) * nf, nf,
+                D, n_out, beta, G, n_out)
+
+
+cdef inline void hidden_forward(const NetSpec* net, const floating* params, floating* work,
+                                int l, intp m) noexcept nogil:
+    """Layer l+1 buffer holds Z = A_l W_l; add b_l and apply the activation."""
+    bias_activation(net.activation, work + net.act_off[l + 1], params + net.int_off[l], m,
+                    net.units[l + 1])
+
+
+cdef void next_layer(const NetSpec* net, const floating* params, floating* work,
+                     int l, intp m) noexcept nogil:
+    """Z_{l+1} = A_l @ W_l for l >= 1."""
+    cdef int n = net.units[l + 1]
+    if n <= SG_NMAX:
+        narrow_nn(work + net.act_off[l], params + net.coef_off[l],
+                  work + net.act_off[l + 1], m, net.units[l], n, work + net.sg_off)
+        return
+    gemm_rm(0, 0, <int> m, n, net.units[l], 1,
+            work + net.act_off[l], net.units[l],
+            params + net.coef_off[l], n, 0,
+            work + net.act_off[l + 1], n)
+
+
+cdef void forward_hidden(const NetSpec* net, const DataSpec* d, const floating* params,
+                         floating* work, intp r0, intp m) noexcept nogil:
+    """Every layer up to the output's Z (bias not yet added)."""
+    cdef int L = net.n_layers - 1
+    cdef int l
+    first_layer(net, d, params, work, r0, m)
+    for l in range(L - 1):
+        hidden_forward(net, params, work, l, m)
+        next_layer(net, params, work, l + 1, m)
+
+
+cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
+                              const floating* params, floating* work, floating* gacc,
+                              intp r0, intp m) noexcept nogil:
+    """Fused output layer: bias, output function, weighted loss, and
+    delta = (p - y) * sw written over Z; bias gradient summed on the way.
+    Returns the chunk's weighted loss sum (sklearn's clipped log-loss)."""
+    cdef int L = net.n_layers - 1
+    cdef int k = net.units[L]
+    cdef floating* Z = work + net.act_off[L]
+    cdef const floating* b = params + net.int_off[L - 1]
+    cdef floating* gb = gacc + net.int_off[L - 1]
+    cdef floating* rowsum = work + net.tmp_off
+    cdef const floating* Y = <const floating*> d.Y
+    cdef const floating* SW = <const floating*> d.sw
+    cdef floating log_eps = f_log(machine_eps(Z[0]))
+    cdef floating log_1m_eps = f_log1p(-machine_eps(Z[0]))
+    cdef floating p, wgt, dlt
+    cdef double total = 0, row_loss
+    cdef intp i, g
+    cdef int j
+    if net.output == OUT_SOFTMAX:
+        # the chunk's rows at once: vectorised exps; rowsum in the free temporary
+        softmax_rows(Z, b, m, k, rowsum)
+        # the loss row by row; then the deltas and the bias gradient in one
+        # vectorised pass (the same values and order as a single loop)
+        for i in range(m):
+            g = row_of(d, r0 + i)
+            wgt = SW[g] if SW != NULL else 1
+            total += wgt * softmax_row_loss(Z + i * k, Y + g * k, k, f_log(rowsum[i]),
+                                            log_eps, log_1m_eps)
+        softmax_delta(Z, d.Y, d.sw, d.idx + d.start + r0 if d.idx != NULL else NULL,
+                      d.start + r0, m, k, rowsum, gb)
+        return total
+    for i in range(m):
+        g = row_of(d, r0 + i)
+        wgt = SW[g] if SW != NULL else 1
+        row_loss = 0
+        for j in range(k):
+            p = output_loss(net.output, Z[i * k + j] + b[j], Y[g * k + j], log_eps,
+                            log_1m_eps, &row_loss)
+            dlt = (p - Y[g * k + j]) * wgt
+            Z[i * k + j] = dlt
+            gb[j] += dlt
+        total += wgt * row_loss
+    return total
+
+
+cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params,
+                   floating* work, floating* gacc, intp r0, intp m, bint fresh) noexcept nogil:
+    """Back-propagate the output delta through every layer into gacc (its
+    coefficient blocks overwritten when fresh, else added to)."""
+    cdef int L = net.n_layers - 1
+    cdef int l, w_in, w_out
+    cdef floating* T = work + net.tmp_off
+    cdef floating* A
+    cdef floating beta = 0 if fresh else 1
+    for l in range(L - 1, 0, -1):
+        w_in = net.units[l]
+        w_out = net.units[l + 1]
+        A = work + net.act_off[l]
+        # gradW_l += A_l^T delta_{l+1}
+        # T = delta_{l+1} W_l^T, then delta_l = T * f'(A_l) written over A_l
+        if w_out <= SG_NMAX:
+            narrow_tn(A, work + net.act_off[l + 1], gacc + net.coef_off[l], m,
+                      w_in, w_out, not fresh, work + net.sg_off)
+            narrow_nt(work + net.act_off[l + 1], params + net.coef_off[l], T, m,
+                      w_in, w_out, work + net.sg_off)
+        else:
+            gemm_rm(1, 0, w_in, w_out, <int> m, 1, A, w_in, work + net.act_off[l + 1],
+                    w_out, beta, gacc + net.coef_off[l], w_out)
+            gemm_rm(0, 1, <int> m, w_in, w_out, 1, work + net.act_off[l + 1], w_out,
+                    params + net.coef_off[l], w_out, 0, T, w_in)
+        activation_backward(net.activation, T, A, gacc + net.int_off[l - 1], m, w_in)
+    first_layer_grad(net, d, gacc, work, r0, m, fresh)
+
+
+cdef double chunk_loss_grad(const NetSpec* net, const DataSpec* d,
+                            const floating* params, floating* work, floating* gacc,
+                            intp r0, intp m, bint fresh) noexcept nogil:
+    cdef double loss
+    forward_hidden(net, d, params, work, r0, m)
+    loss = output_loss_delta(net, d, params, work, gacc, r0, m)
+    backward(net, d, params, work, gacc, r0, m, fresh)
+    return loss
+
+
+cdef double rows_loss_grad(const NetSpec* net, const DataSpec* d,
+                           const floating* params, floating* acc, floating* work,
+                           intp lo, intp hi, intp chunk) noexcept nogil:
+    """Raw loss and gradient sums (no penalty, not divided) of rows lo..hi of
+    d on the calling thread, chunk rows at a time: the gradient into acc
+    (overwritten); returns the loss sum."""
+    cdef intp r0 = lo, m
+    cdef double loss = 0
+    if hi <= lo:
+        memset(acc, 0, net.n_params * sizeof(floating))
+        return 0
+    # the first chunk's products overwrite the coefficient blocks; only the
+    # intercepts, summed with +=, start from zero
+    memset(acc + net.n_coef, 0, (net.n_params - net.n_coef) * sizeof(floating))
+    while r0 < hi:
+        m = chunk if hi - r0 > chunk else hi - r0
+        loss += chunk_loss_grad(net, d, params, work, acc, r0, m, r0 == lo)
+        r0 += m
+    return loss
+
+
+cdef void chunk_forward(const NetSpec* net, const DataSpec* d, const floating* params,
+                        floating* work, floating* out, intp r0, intp m) noexcept nogil:
+    """Forward pass of one chunk; output-layer values into out (rows r0..r0+m)."""
+    cdef int L = net.n_layers - 1
+    cdef int k = net.units[L]
+    forward_hidden(net, d, params, work, r0, m)
+    output_rows(net.output, work + net.act_off[L], params + net.int_off[L - 1],
+                out + r0 * k, m, k)
+
+
+# ------------------------------------------------------- whole batch ----
+
+cdef inline int threads_for(const NetSpec* net, intp n, int n_threads) noexcept nogil:
+    """Threads worth starting: at most one per row, one for tiny batches."""
+    if n * net.n_params < MIN_PARALLEL_WORK:
+        return 1
+    if n_threads > n:
+        n_threads = <int> n
+    return n_threads if n_threads > 0 else 1
+
+
+cdef inline intp chunk_for(const NetSpec* net, intp n, int nt) noexcept nogil:
+    """Rows per chunk: small batches split evenly over the threads."""
+    cdef intp chunk = (n + nt - 1) // nt
+    if chunk > net.chunk:
+        chunk = net.chunk
+    return chunk if chunk > 0 else 1
+
+
+cdef double finish_range(const NetSpec* net, const floating* params, floating* grad,
+                         const floating* gacc, int n_acc, intp lo, intp hi,
+                         double alpha, double sw_sum, double reg) noexcept nogil:
+    """grad[lo:hi] += the other accumulators' entries (gacc[0 .. n_acc - 2], in
+    that order), then the L2 penalty added and the weight sum divided out, as
+    sklearn finishes its gradient; returns reg plus the squared coefficients
+    in the range, summed in order."""
+    cdef intp P = net.n_params, p, ce = net.n_coef if hi > net.n_coef else hi
+    cdef int j
+    cdef const floating* acc
+    cdef floating sw = <floating> sw_sum, a = <floating> alpha
+    cdef double s
+    for j in range(1, n_acc):
+        acc = gacc + (j - 1) * P
+        for p in range(lo, hi):
+            grad[p] += acc[p]
+    for p in range(lo, ce):
+        s = params[p]
+        reg += s * s
+        grad[p] = (grad[p] + a * params[p]) / sw
+    for p in range(ce if ce > lo else lo, hi):
+        grad[p] = grad[p] / sw
+    return reg
+
+
+cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
+                           const floating* params, floating* grad, floating* work,
+                           floating* gacc, double* lacc, int n_threads,
+                           double alpha, double sw_sum) noexcept nogil:
+    """Loss (sklearn's objective) at params; full gradient into grad.
+
+    Rows are split into n_threads contiguous blocks (static schedule), each
+    walked in chunks of at most net.chunk rows; thread t accumulates into
+    gacc[t - 1] (thread 0 into grad), reduced afterwards in thread order,
+    so a given thread count gives bit-identical results run to run.
+    """
+    cdef int nt = threads_for(net, d.n, n_threads)
+    cdef int tt
+    cdef int team_size[1]
+    cdef intp P = net.n_params, chunk = chunk_for(net, d.n, nt)
+    cdef double loss = 0, reg
+    # Cython makes the region's variables firstprivate: give them values
+    cdef int t = 0, team = 1
+    cdef intp lo = 0, hi = 0
+    cdef floating* my_acc = grad
+    cdef floating* my_work = work
+    if nt == 1:
+        lacc[0] = rows_loss_grad(net, d, params, grad, work, 0, d.n, chunk)
+    else:
+        with parallel(num_threads=nt):
+            # the team may be smaller than asked (OMP_THREAD_LIMIT, nesting,
+            # OMP_DYNAMIC): split the rows over the threads that really run
+            t = omp_get_thread_num()
+            team = omp_get_num_threads()
+            if t == 0:
+                team_size[0] = team
+            my_work = work + t * net.work_size
+            my_acc = grad if t == 0 else gacc + (t - 1) * P
+            lo = (d.n * t) // team
+            hi = (d.n * (t + 1)) // team
+            lacc[t] = rows_loss_grad(net, d, params, my_acc, my_work, lo, hi, chunk)
+        nt = team_size[0]
+    for tt in range(nt):
+        loss += lacc[tt]
+    reg = finish_range(net, params, grad, gacc, nt, 0, P, alpha, sw_sum, 0.0)
+    return (loss + 0.5 * alpha * reg) / sw_sum
+
+
+cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* params,
+                       floating* work, floating* out, int n_threads) noexcept nogil:
+    """Output-layer values of d's rows into out, chunk by chunk, the rows
+    split over n_threads as in loss_grad_impl."""
+    cdef int nt = threads_for(net, d.n, n_threads)
+    cdef intp chunk = chunk_for(net, d.n, nt)
+    # firstprivate in the region (see loss_grad_impl)
+    cdef int t = 0, team = 1
+    cdef intp lo = 0, hi = 0, r0 = 0, m = 0
+    if nt == 1:
+        r0 = 0
+        while r0 < d.n:
+            m = chunk if d.n - r0 > chunk else d.n - r0
+            chunk_forward(net, d, params, work, out, r0, m)
+            r0 += m
+    else:
+        with parallel(num_threads=nt):
+            t = omp_get_thread_num()
+            team = omp_get_num_threads()
+            lo = (d.n * t) // team
+            hi = (d.n * (t + 1)) // team
+            r0 = lo
+            while r0 < hi:
+                m = chunk if hi - r0 > chunk else hi - r0
+                chunk_forward(net, d, params, work + t * net.work_size, out, r0, m)
+                r0 = r0 + m
+
+
+# ------------------------------------------------------ Python facing ----
+
+cdef class Workspace:
+    """Per-thread buffers of one fit or predict, allocated once: work
+    (n_threads, work_size), gacc (n_threads - 1, n_params; none for forward
+    passes only), lacc (n_threads,) float64."""
+
+    def __init__(self, Layout layout, int n_threads, dtype, bint with_grad=True):
+        if n_threads < 1:
+            raise ValueError("n_threads must be >= 1")
+        self.layout = layout
+        self.n_threads = n_threads
+        self.dtype = np.dtype(dtype)
+        if self.dtype not in (np.float32, np.float64):
+            raise ValueError("dtype must be float32 or float64")
+        self.work = np.empty((n_threads, layout.spec.work_size), dtype=self.dtype)
+        rows = n_threads - 1 if with_grad else 0
+        self.gacc = np.empty((rows, layout.spec.n_params), dtype=self.dtype)
+        self.lacc = np.zeros(n_threads, dtype=np.float64)
+
+    @property
+    def nbytes(self):
+        return self.work.nbytes + self.gacc.nbytes + self.lacc.nbytes
+
+    cdef int _prepare(self, DataSpec* d, Dataset data, object params, object idx,
+                      intp start, object n) except -1:
+        if data.dtype != self.dtype:
+            raise ValueError("data and workspace dtypes differ")
+        if n is None:
+            n = (idx.shape[0] if idx is not None else data.n_samples) - start
+        data.select(d, self.layout, idx, start, n)
+        check_vec(params, self.layout.spec.n_params, self.dtype, "params")
+        return 0
+
+    def loss_grad(self, params, grad, Dataset data, double alpha, double sw_sum,
+                  idx=None, Py_ssize_t start=0, n=None):
+        """Loss (sklearn's objective) at `params`, packed in the model's dtype;
+        writes the gradient into `grad`. Rows: idx[start:start+n], or
+        X[start:start+n] without idx (default: all rows). sw_sum: the sum of
+        those rows' sample weights (their count without weights)."""
+        cdef DataSpec d
+        cdef int nt = self.n_threads
+        if self.gacc.shape[0] != nt - 1:
+            raise ValueError("this workspace was made for forward passes only")
+        if data.Y is None:
+            raise ValueError("loss_grad needs Y")
+        self._prepare(&d, data, params, idx, start, n)
+        check_vec(grad, self.layout.spec.n_params, self.dtype, "grad")
+        if not sw_sum > 0:
+            raise ValueError("the sample weights must sum to a positive number")
+        if d.n == 0:
+            raise ValueError("no rows")
+        if self.dtype == np.float64:
+            return _loss_grad(self, &d, <double*> cnp.PyArray_DATA(params),
+                              <double*> cnp.PyArray_DATA(grad), alpha, sw_sum)
+        return _loss_grad(self, &d, <float*> cnp.PyArray_DATA(params),
+                          <float*> cnp.PyArray_DATA(grad), alpha, sw_sum)
+
+    def forward(self, params, Dataset data, out, idx=None, Py_ssize_t start=0, n=None):
+        """Output-layer values (after the output function) of the rows into
+        out, a writeable C-contiguous (n, n_outputs) array of the model's dtype."""
+        cdef DataSpec d
+        cdef NetSpec* net = &self.layout.spec
+        cdef cnp.ndarray o = out
+        self._prepare(&d, data, params, idx, start, n)
+        if o.ndim != 2 or o.dtype != self.dtype or not o.flags.c_contiguous \
+                or not o.flags.writeable or o.shape[0] != d.n \
+                or o.shape[1] != net.units[net.n_layers - 1]:
+            raise ValueError("out must be a writeable C-contiguous (n, n_outputs) array")
+        if d.n == 0:
+            return out
+        if self.dtype == np.float64:
+            _forward(self, &d, <double*> cnp.PyArray_DATA(params),
+                     <double*> cnp.PyArray_DATA(o))
+        else:
+            _forward(self, &d, <float*> cnp.PyArray_DATA(params),
+                     <float*> cnp.PyArray_DATA(o))
+        return out
+
+
+cdef double _loss_grad(Workspace ws, DataSpec* d, const floating* params, floating* grad,
+                       double alpha, double sw_sum) noexcept:
+    cdef floating* work = <floating*> cnp.PyArray_DATA(ws.work)
+    cdef floating* gacc = <floating*> cnp.PyArray_DATA(ws.gacc)
+    cdef double* lacc = <double*> cnp.PyArray_DATA(ws.lacc)
+    cdef double r
+    with nogil:
+        r = loss_grad_impl(&ws.layout.spec, d, params, grad, work, gacc, lacc, ws.n_threads,
+                           alpha, sw_sum)
+    return r
+
+
+cdef void _forward(Workspace ws, DataSpec* d, const floating* params, floating* out) noexcept:
+    cdef floating* work = <floating*> cnp.PyArray_DATA(ws.work)
+    with nogil:
+        forward_impl(&ws.layout.spec, d, params, work, out, ws.n_threads)
