@@ -4,9 +4,9 @@
 
 sdist: the committed sources and tests (tests/reference.py included), the
 LICENSE, no build products. Wheel: what runs and nothing else (no C, Cython or
-header sources), metadata with the SPDX license and requires-python, and a
-compiled core without debug info or a RUNPATH, linked to the OpenMP runtime
-unless built with --no-openmp.
+header sources), metadata with the SPDX license and requires-python, and
+every compiled module without debug info or a RUNPATH, the objective linked
+to the OpenMP runtime unless built with --no-openmp.
 """
 
 import argparse
@@ -18,13 +18,14 @@ import tempfile
 import zipfile
 
 SOURCE_SUFFIXES = (".c", ".pyx", ".pxi", ".pxd", ".h")
+COMPILED = ("_typedefs", "_core", "_objective", "_minibatch_threads", "_epochs")
 
 
 def check_sdist(path):
     with tarfile.open(path) as tar:
         names = [n.split("/", 1)[1] for n in tar.getnames() if "/" in n]
     problems = [f"sdist lacks {need}" for need in
-                ("PKG-INFO", "LICENSE", "meson.build", "fastmlp/_kernels.pyx",
+                ("PKG-INFO", "LICENSE", "meson.build", "fastmlp/_objective.pyx",
                  "tests/reference.py", "tests/test_estimators.py")
                 if need not in names]
     problems += [f"sdist holds a build product: {n}" for n in names
@@ -50,18 +51,21 @@ def check_wheel(path, openmp):
         for line in ("License-Expression: BSD-3-Clause", "Requires-Python: >=3.11"):
             if line not in meta.splitlines():
                 problems.append(f"wheel METADATA lacks '{line}'")
-        libs = [n for n in names if n.startswith("fastmlp/_kernels") and n.endswith(".so")]
-        if not libs:
-            return problems + ["wheel lacks the compiled core fastmlp/_kernels*.so"]
-        lib = whl.extract(libs[0], tmp)
-        dynamic = _readelf("-d", lib)
-        if "RUNPATH" in dynamic or "RPATH" in dynamic:
-            problems.append("compiled core has a RUNPATH/RPATH")
-        if ".debug_" in _readelf("-S", lib):
-            problems.append("compiled core carries debug info")
-        if openmp != ("libgomp" in dynamic or "libomp" in dynamic):
-            problems.append(f"compiled core {'does not link' if openmp else 'links'} "
-                            "an OpenMP runtime")
+        for name in COMPILED:
+            libs = [n for n in names if n.startswith(f"fastmlp/{name}.") and n.endswith(".so")]
+            if not libs:
+                problems.append(f"wheel lacks the compiled module fastmlp/{name}*.so")
+                continue
+            lib = whl.extract(libs[0], tmp)
+            dynamic = _readelf("-d", lib)
+            if "RUNPATH" in dynamic or "RPATH" in dynamic:
+                problems.append(f"{name} has a RUNPATH/RPATH")
+            if ".debug_" in _readelf("-S", lib):
+                problems.append(f"{name} carries debug info")
+            threaded = "libgomp" in dynamic or "libomp" in dynamic
+            if name == "_objective" and openmp != threaded:
+                problems.append(f"{name} {'does not link' if openmp else 'links'} "
+                                "an OpenMP runtime")
     return problems
 
 

@@ -34,7 +34,7 @@ from fastmlp._threads import effective_n_threads
 # thread saves; measured on digits with hidden (8,), (16,), (32,)). Above it a
 # minibatch is split into one part per thread; the results depend on that
 # number of parts only, and the compiled runner itself falls back to one
-# thread while other processes hold the cores (see _stochastic.pxi).
+# thread while other processes hold the cores (see _minibatch_threads.pyx).
 _MIN_PARALLEL_BATCH_FLOPS = 1e6
 
 
