@@ -462,43 +462,27 @@ cdef class EpochRunner:
             raise ValueError("no rows")
         self.data.select(&d, self.ws.layout, idx, 0, n_rows)
         if self.ws.dtype == np.float64:
-            self._run64(&d, n_rows, batch_size, &loss_sum)
+            _run_epoch(self, &d, <double*> cnp.PyArray_DATA(<cnp.ndarray> self.params),
+                       n_rows, batch_size, &loss_sum)
         else:
-            self._run32(&d, n_rows, batch_size, &loss_sum)
+            _run_epoch(self, &d, <float*> cnp.PyArray_DATA(<cnp.ndarray> self.params),
+                       n_rows, batch_size, &loss_sum)
         return loss_sum
 
-    cdef int _run64(self, DataSpec* d, intp n_rows, intp batch_size,
-                    double* loss_sum) except -1:
-        cdef double* p = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.params)
-        cdef double* g = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.grad)
-        cdef double* s1 = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.state1)
-        cdef double* s2 = NULL
-        cdef double* work = <double*> cnp.PyArray_DATA(self.ws.work)
-        cdef double* gacc = <double*> cnp.PyArray_DATA(self.ws.gacc)
-        cdef double* scratch = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.scratch)
-        if self.opt.solver == SOLVER_ADAM:
-            s2 = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.state2)
-        with nogil:
-            epoch_impl(&self.ws.layout.spec, d, &self.opt, p, g, s1, s2, work, gacc,
-                       scratch, &self.adapt,
-                       <double*> cnp.PyArray_DATA(<cnp.ndarray> self.cpu),
-                       self.alpha, n_rows, batch_size, loss_sum)
-        return 0
 
-    cdef int _run32(self, DataSpec* d, intp n_rows, intp batch_size,
-                    double* loss_sum) except -1:
-        cdef float* p = <float*> cnp.PyArray_DATA(<cnp.ndarray> self.params)
-        cdef float* g = <float*> cnp.PyArray_DATA(<cnp.ndarray> self.grad)
-        cdef float* s1 = <float*> cnp.PyArray_DATA(<cnp.ndarray> self.state1)
-        cdef float* s2 = NULL
-        cdef float* work = <float*> cnp.PyArray_DATA(self.ws.work)
-        cdef float* gacc = <float*> cnp.PyArray_DATA(self.ws.gacc)
-        cdef double* scratch = <double*> cnp.PyArray_DATA(<cnp.ndarray> self.scratch)
-        if self.opt.solver == SOLVER_ADAM:
-            s2 = <float*> cnp.PyArray_DATA(<cnp.ndarray> self.state2)
-        with nogil:
-            epoch_impl(&self.ws.layout.spec, d, &self.opt, p, g, s1, s2, work, gacc,
-                       scratch, &self.adapt,
-                       <double*> cnp.PyArray_DATA(<cnp.ndarray> self.cpu),
-                       self.alpha, n_rows, batch_size, loss_sum)
-        return 0
+cdef int _run_epoch(EpochRunner r, DataSpec* d, floating* params, intp n_rows,
+                    intp batch_size, double* loss_sum) except -1:
+    """EpochRunner.run in the dtype of params (every array of the runner has it)."""
+    cdef floating* s2 = NULL
+    if r.opt.solver == SOLVER_ADAM:
+        s2 = <floating*> cnp.PyArray_DATA(<cnp.ndarray> r.state2)
+    with nogil:
+        epoch_impl(&r.ws.layout.spec, d, &r.opt, params,
+                   <floating*> cnp.PyArray_DATA(<cnp.ndarray> r.grad),
+                   <floating*> cnp.PyArray_DATA(<cnp.ndarray> r.state1), s2,
+                   <floating*> cnp.PyArray_DATA(r.ws.work),
+                   <floating*> cnp.PyArray_DATA(r.ws.gacc),
+                   <double*> cnp.PyArray_DATA(<cnp.ndarray> r.scratch), &r.adapt,
+                   <double*> cnp.PyArray_DATA(<cnp.ndarray> r.cpu),
+                   r.alpha, n_rows, batch_size, loss_sum)
+    return 0
