@@ -20,7 +20,7 @@ from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from threadpoolctl import threadpool_limits
 
 import fastmlp
-import fastmlp._estimators
+import fastmlp._base
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
 import reference as ref  # noqa: E402
@@ -351,14 +351,14 @@ def test_one_and_two_threads_agree(task, sparse, monkeypatch):
     X = sp.csr_matrix(X) if sparse else X
 
     threads = []
-    make_workspace = fastmlp._estimators.make_workspace
+    make_workspace = fastmlp._base.make_workspace
 
     def spy(*args, **kw):
         ws = make_workspace(*args, **kw)
         threads.append(ws.n_threads)
         return ws
 
-    monkeypatch.setattr(fastmlp._estimators, "make_workspace", spy)
+    monkeypatch.setattr(fastmlp._base, "make_workspace", spy)
     kw = dict(hidden_layer_sizes=(20,), activation="tanh", max_iter=5, random_state=0)
     with threadpool_limits(1, user_api="openmp"):
         one = fit_quietly(make_pair(task, **kw)[1], X, y)

@@ -204,7 +204,7 @@ def test_blas_thread_limit_restored_after_concurrent_fits():
 def test_blas_limit_overlapping_calls_interleaved():
     """The same race, forced: A enters, B enters, A leaves (B still running:
     BLAS must stay at one thread), B leaves (the original limit is back)."""
-    from fastmlp._estimators import _BLAS_LIMIT
+    from fastmlp._threads import BLAS_LIMIT as _BLAS_LIMIT
 
     before = _blas_threads()
     a_in, b_in, a_out, b_may_leave = (threading.Event() for _ in range(4))
