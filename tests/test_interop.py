@@ -180,6 +180,36 @@ def test_from_sklearn_rejects_other_models():
         MLPClassifier.from_sklearn(SkMLPClassifier())
 
 
+class MyClassifier(MLPClassifier):
+    """A user's subclass: converts as MLPClassifier does."""
+
+
+class MyRegressor(MLPRegressor):
+    pass
+
+
+@pytest.mark.parametrize(
+    "Est, SkEst", [(MyClassifier, SkMLPClassifier), (MyRegressor, SkMLPRegressor)]
+)
+def test_from_and_to_sklearn_with_a_subclass(Est, SkEst):
+    y = Y if SkEst is SkMLPClassifier else Y / 10.0
+    sk = _fit(SkEst(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=20,
+                    random_state=0), X, y)
+    est = Est.from_sklearn(sk)
+    assert type(est) is Est
+    # same weights; predictions equal up to the order of the sums
+    assert_allclose(est.predict(X), sk.predict(X), rtol=1e-12)
+    back = est.to_sklearn()
+    assert type(back) is SkEst
+    assert_array_equal(back.predict(X), sk.predict(X))
+    # the other kind is refused, with the right class named
+    other = SkMLPRegressor if SkEst is SkMLPClassifier else SkMLPClassifier
+    other = _fit(other(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=5,
+                       random_state=0), X, Y)
+    with pytest.raises(TypeError, match=f"expects a fitted sklearn.neural_network.{SkEst.__name__}"):
+        Est.from_sklearn(other)
+
+
 # -------------------------------------------------------------------- ONNX --
 
 
