@@ -101,7 +101,7 @@ def test_float32_preserved(solver):
     assert reg.predict(X32).dtype == np.float32
     assert reg.predict(X32.astype(np.float64)).dtype == np.float64
     # (sklearn's lbfgs hands back float64 weights, so float64 predictions;
-    # fastmlp keeps float32 for every solver: see test_estimators)
+    # fastmlp keeps float32 for every solver: see test_multilayer_perceptron)
 
 
 # ------------------------------------------- get_params, set_params, clone --
