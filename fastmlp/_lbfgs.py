@@ -42,6 +42,7 @@ def _warn_if_not_converged(result, max_iter):
             "\nYou might also want to scale the data as shown in:\n"
             "    https://scikit-learn.org/stable/modules/preprocessing.html"
         )
+        # pointing past this helper, fit_lbfgs and the estimator's _fit_lbfgs
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
     return n_iter
 

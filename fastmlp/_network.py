@@ -18,6 +18,9 @@ OUTPUT_CODES = {"identity": 0, "logistic": 1, "softmax": 2, "exp": 3}
 # per-thread chunk buffers aim at this many bytes: they stay in L2 while the
 # chunk goes through every layer, forward and back
 _CHUNK_BYTES = 1 << 20
+# bounds on the rows per chunk: at least 32, or a chunk's gemm calls and
+# loop set-up outweigh its rows; at most 1024, past which a narrow network's
+# chunks gain no speed, only per-thread buffer memory
 _MIN_CHUNK, _MAX_CHUNK = 32, 1024
 # chunk sizes are rounded down to a multiple of this many rows: the narrow
 # products (_smallgemm.h) take rows in blocks of 8 (one 32-byte vector of
