@@ -21,7 +21,7 @@ except ImportError as _exc:
         "and Ubuntu)."
     ) from _exc
 
-from fastmlp._estimators import MLPClassifier, MLPRegressor
+from fastmlp._multilayer_perceptron import MLPClassifier, MLPRegressor
 from fastmlp._version import __version__
 
 __all__ = ["MLPClassifier", "MLPRegressor", "__version__"]

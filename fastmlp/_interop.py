@@ -4,11 +4,16 @@ Both sides store the same fitted state (weights as lists of arrays, the label
 binarizer, counters and curves), so conversion copies that state across; any
 tool that knows sklearn's MLP (inspection, plotting, ONNX converters, model
 registries) can then work on a fastmlp model and back.
+
+This module imports none of fastmlp's estimators (they import it): the kind
+of model, classifier or regressor, comes from sklearn's ClassifierMixin, so
+a user's subclass converts as its base class does.
 """
 
 import copy
 
 import numpy as np
+from sklearn.base import ClassifierMixin, is_classifier
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.utils.validation import check_is_fitted
@@ -43,15 +48,13 @@ def _shared_params(src, dst_class):
 def to_sklearn(model):
     """A fitted sklearn.neural_network estimator with `model`'s weights."""
     check_is_fitted(model)
-    from fastmlp._estimators import MLPClassifier
-
-    sk_class = SkMLPClassifier if isinstance(model, MLPClassifier) else SkMLPRegressor
+    sk_class = SkMLPClassifier if is_classifier(model) else SkMLPRegressor
     return _copy_state(model, sk_class(**_shared_params(model, sk_class)))
 
 
 def from_sklearn(cls, sk_model):
     """A fitted fastmlp estimator of class `cls` from a fitted sklearn one."""
-    expected = SkMLPClassifier if cls.__name__ == "MLPClassifier" else SkMLPRegressor
+    expected = SkMLPClassifier if issubclass(cls, ClassifierMixin) else SkMLPRegressor
     if not isinstance(sk_model, expected):
         raise TypeError(
             f"{cls.__name__}.from_sklearn expects a fitted "

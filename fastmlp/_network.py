@@ -1,15 +1,18 @@
-"""Network shape: layer sizes, the packed parameter vector and the workspace.
+"""Network shape: layer sizes, the packed parameter vector, kernel input, and
+the compiled objects (Layout, Dataset, Workspace, EpochRunner).
 
 sklearn's packing order is kept (every coefficient matrix row-major, then every
 intercept), so scipy's L-BFGS-B sees the same vector as it does in sklearn.
+The factories here are the only Python code that builds compiled objects.
 """
 
 import numpy as np
 import scipy.sparse as sp
 
 from fastmlp._core import Dataset, Layout
+from fastmlp._epochs import EpochRunner
 from fastmlp._objective import Workspace
-from fastmlp._threads import effective_n_threads
+from fastmlp._threads import threads_for_rows
 from fastmlp._typedefs import Activation, Output
 
 # sklearn's names -> the compiled core's codes (ACT_RELU -> "relu", ...)
@@ -19,7 +22,17 @@ OUTPUT_CODES = {o.name[len("OUT_"):].lower(): int(o) for o in Output}
 # per-thread chunk buffers aim at this many bytes: they stay in L2 while the
 # chunk goes through every layer, forward and back
 _CHUNK_BYTES = 1 << 20
+# bounds on the rows per chunk: at least 32, or a chunk's gemm calls and
+# loop set-up outweigh its rows; at most 1024, past which a narrow network's
+# chunks gain no speed, only per-thread buffer memory
 _MIN_CHUNK, _MAX_CHUNK = 32, 1024
+# chunk sizes are rounded down to a multiple of this many rows: the narrow
+# products (_smallgemm.h) take rows in blocks of 8 (one 32-byte vector of
+# float32), so a chunk leaves no short block behind
+_ROW_BLOCK = 8
+# a sgd/adam part may take up to this many times the cache-sized chunk in one
+# go rather than leave a short remainder chunk (see minibatch_chunk_rows)
+_MINIBATCH_CHUNK_SLACK = 2
 
 
 def chunk_rows(units, itemsize):
@@ -28,7 +41,17 @@ def chunk_rows(units, itemsize):
     per_row = (sum(units) + max(units[1:-1], default=1)) * itemsize
     rows = _CHUNK_BYTES // max(per_row, 1)
     rows = int(min(max(rows, _MIN_CHUNK), _MAX_CHUNK))
-    return rows - rows % 8 if rows > 8 else rows
+    return rows - rows % _ROW_BLOCK if rows > _ROW_BLOCK else rows
+
+
+def minibatch_chunk_rows(units, itemsize, batch_size, n_parts):
+    """Rows per chunk for sgd/adam minibatches split into n_parts parts: one
+    chunk per part and minibatch where the cache budget allows (a short
+    remainder chunk costs a whole pass over the first layer's gradient),
+    else chunks of equal size."""
+    per_part = -(-batch_size // n_parts)
+    most = _MINIBATCH_CHUNK_SLACK * chunk_rows(units, itemsize)
+    return -(-per_part // -(-per_part // most))
 
 
 def make_layout(units, activation, out_activation, dtype, gather=False, chunk=None):
@@ -41,8 +64,23 @@ def make_layout(units, activation, out_activation, dtype, gather=False, chunk=No
 
 def make_workspace(layout, dtype, n_rows, with_grad=True):
     """Workspace with no more threads than the rows can keep busy."""
-    n_threads = max(1, min(effective_n_threads(), -(-n_rows // 8)))
-    return Workspace(layout, n_threads, dtype, with_grad)
+    return Workspace(layout, threads_for_rows(n_rows), dtype, with_grad)
+
+
+def make_threaded_workspace(layout, dtype, n_threads):
+    """Workspace for exactly n_threads threads (sgd/adam: one per part)."""
+    return Workspace(layout, n_threads, dtype)
+
+
+def make_dataset(X, Y, sample_weight, dtype):
+    """X (from as_kernel_input), targets (None to predict) and weights (or
+    None) as the compiled core reads them."""
+    return Dataset(X, Y, sample_weight, dtype)
+
+
+def make_epoch_runner(*args, **kwargs):
+    """The compiled sgd/adam epochs (EpochRunner, same arguments)."""
+    return EpochRunner(*args, **kwargs)
 
 
 class CSR:
@@ -76,8 +114,21 @@ def pack(coefs, intercepts, dtype):
     )
 
 
+def unpack_units(packed, units):
+    """coefs_ and intercepts_ as views into `packed`, for layer sizes `units`
+    (the same views as unpack with a Layout of these units)."""
+    coefs, intercepts, off = [], [], 0
+    for fan_in, fan_out in zip(units[:-1], units[1:]):
+        coefs.append(packed[off:off + fan_in * fan_out].reshape((fan_in, fan_out)))
+        off += fan_in * fan_out
+    for fan_out in units[1:]:
+        intercepts.append(packed[off:off + fan_out])
+        off += fan_out
+    return coefs, intercepts
+
+
 def unpack(packed, layout):
-    """coefs_ and intercepts_ as views into `packed`."""
+    """coefs_ and intercepts_ as views into `packed` (layout: its slices)."""
     coefs = [packed[s:e].reshape(shape) for s, e, shape in layout.coef_slices]
     intercepts = [packed[s:e] for s, e in layout.intercept_slices]
     return coefs, intercepts

@@ -1,4 +1,10 @@
-"""Python driver of the stochastic solvers (sgd, adam): once per epoch.
+"""The stochastic solvers (sgd, adam): the epoch loop and early stopping.
+
+Plain inputs in, a result out: ``fit_stochastic`` takes the data, the packed
+parameters (trained in place), the hyper-parameters (``EpochSettings``), the
+optimizer state, the RandomState, what the previous fits left
+(``TrainingRecord``), a validation scorer and the callbacks' progress hooks,
+and returns a ``StochasticResult`` that the estimator applies to itself.
 
 It follows sklearn 1.9's ``BaseMultilayerPerceptron._fit_stochastic`` step by
 step: the same draws from the estimator's RandomState in the same order (the
@@ -7,35 +13,38 @@ of the running row order per epoch), the same stopping rules, verbose lines
 and warnings. An epoch itself (minibatch gathering, loss and gradient, the
 optimizer's update) is one call into the compiled ``EpochRunner``.
 
-The optimizer's state lives in ``est._optimizer``, a plain picklable object
-with sklearn's attribute names for what the tests and users look at
-(``learning_rate``, ``t``) and packed numpy buffers for the moments or
-velocities, so it survives between ``partial_fit`` calls and pickling.
+The optimizer's state lives in the estimator's ``_optimizer``, a plain
+picklable ``StochasticOptimizerState`` (pickled under this module's path
+since fastmlp 0.1.0) with sklearn's attribute names for what the tests and
+users look at (``learning_rate``, ``t``) and packed numpy buffers for the
+moments or velocities, so it survives between ``partial_fit`` calls and
+pickling.
 """
 
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 from sklearn import config_context
-from sklearn.base import is_classifier
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
-from sklearn.utils import _safe_indexing
 
-from fastmlp._core import Dataset
-from fastmlp._epochs import EpochRunner
-from fastmlp._objective import Workspace
-from fastmlp._network import chunk_rows, make_layout, pack, unpack
-from fastmlp._threads import effective_n_threads
+from fastmlp._network import (
+    make_dataset,
+    make_epoch_runner,
+    make_layout,
+    make_threaded_workspace,
+    minibatch_chunk_rows,
+    unpack,
+)
+from fastmlp._threads import minibatch_threads
 
-# floating-point work of a minibatch (about 6 flops per row and parameter,
-# forward and back) below which it is one part on one thread (~25 us of work:
-# the barriers and the reduction of the parts would cost about what a second
-# thread saves; measured on digits with hidden (8,), (16,), (32,)). Above it a
-# minibatch is split into one part per thread; the results depend on that
-# number of parts only, and the compiled runner itself falls back to one
-# thread while other processes hold the cores (see _minibatch_threads.pyx).
-_MIN_PARALLEL_BATCH_FLOPS = 1e6
+# sklearn's batch_size="auto": min(200, n_samples)
+_AUTO_BATCH_SIZE = 200
+# sklearn's adaptive schedule: the rate is divided by 5 when the loss stalls,
+# and the fit stops once it is at or below 1e-6
+_ADAPTIVE_DIVISOR = 5.0
+_ADAPTIVE_MIN_RATE = 1e-6
 
 
 class StochasticOptimizerState:
@@ -45,20 +54,23 @@ class StochasticOptimizerState:
     freezes them: a ``partial_fit`` after ``set_params`` keeps using them.
     """
 
-    def __init__(self, est, n_params, dtype):
-        self.solver = est.solver
-        self.learning_rate_init = est.learning_rate_init
-        self.learning_rate = float(est.learning_rate_init)
+    def __init__(self, n_params, dtype, *, solver, learning_rate_init, learning_rate,
+                 momentum, nesterovs_momentum, power_t, beta_1, beta_2, epsilon):
+        """The estimator's parameters of the same names (learning_rate: the
+        sgd schedule); the other solver's are ignored."""
+        self.solver = solver
+        self.learning_rate_init = learning_rate_init
+        self.learning_rate = float(learning_rate_init)
         if self.solver == "sgd":
-            self.lr_schedule = est.learning_rate
-            self.momentum = est.momentum
-            self.nesterov = est.nesterovs_momentum
-            self.power_t = est.power_t
+            self.lr_schedule = learning_rate
+            self.momentum = momentum
+            self.nesterov = nesterovs_momentum
+            self.power_t = power_t
             self.velocities = np.zeros(n_params, dtype=dtype)
         else:
-            self.beta_1 = est.beta_1
-            self.beta_2 = est.beta_2
-            self.epsilon = est.epsilon
+            self.beta_1 = beta_1
+            self.beta_2 = beta_2
+            self.epsilon = epsilon
             self.t = 0
             self.ms = np.zeros(n_params, dtype=dtype)
             self.vs = np.zeros(n_params, dtype=dtype)
@@ -135,14 +147,14 @@ class StochasticOptimizerState:
     def make_runner(self, ws, data, params, grad, alpha):
         s1, s2 = self.buffers(params.shape[0], params.dtype)
         if self.solver == "sgd":
-            runner = EpochRunner(
+            runner = make_epoch_runner(
                 ws, data, params, grad, s1, None, "sgd", alpha,
                 float(self.learning_rate_init), momentum=self.momentum,
                 nesterov=self.nesterov,
             )
             runner.learning_rate = self.learning_rate
         else:
-            runner = EpochRunner(
+            runner = make_epoch_runner(
                 ws, data, params, grad, s1, s2, "adam", alpha,
                 float(self.learning_rate_init), beta_1=self.beta_1,
                 beta_2=self.beta_2, epsilon=self.epsilon, t=self.t,
@@ -155,6 +167,9 @@ class StochasticOptimizerState:
         if self.solver == "adam":
             self.t = int(runner.t)
             if self.t > 0:
+                # only mirrors adam_step in _epochs.pyx, which is what the
+                # epochs step with: kept as sklearn's learning_rate attribute
+                # (users, to_sklearn); nothing here reads it back
                 self.learning_rate = (
                     self.learning_rate_init
                     * np.sqrt(1 - self.beta_2**self.t)
@@ -172,222 +187,265 @@ class StochasticOptimizerState:
             if verbose:
                 print(msg + " Stopping.")
             return True
-        if self.learning_rate <= 1e-6:
+        if self.learning_rate <= _ADAPTIVE_MIN_RATE:
             if verbose:
                 print(msg + " Learning rate too small. Stopping.")
             return True
-        self.learning_rate /= 5.0
+        self.learning_rate /= _ADAPTIVE_DIVISOR
         if verbose:
             print(msg + " Setting learning rate to %f" % self.learning_rate)
         return False
 
 
-def _update_no_improvement_count(est, early_stopping, X_val, y_val, sw_val):
-    """sklearn's BaseMultilayerPerceptron._update_no_improvement_count."""
-    if early_stopping:
-        val_score = est._score(X_val, y_val, sample_weight=sw_val)
-        est.validation_scores_.append(val_score)
-        if est.verbose:
-            print("Validation score: %f" % est.validation_scores_[-1])
-        last_valid_score = est.validation_scores_[-1]
-        if last_valid_score < (est.best_validation_score_ + est.tol):
-            est._no_improvement_count += 1
+@dataclass(frozen=True)
+class EpochSettings:
+    """The estimator's hyper-parameters that the epoch loop reads (sklearn's
+    names; batch_size may be "auto"; incremental: partial_fit, one epoch)."""
+
+    activation: str
+    out_activation: str
+    alpha: float
+    batch_size: object
+    max_iter: int
+    shuffle: bool
+    tol: float
+    n_iter_no_change: object
+    early_stopping: bool
+    validation_fraction: float
+    verbose: object
+    incremental: bool
+
+
+@dataclass
+class TrainingRecord:
+    """What a stochastic fit carries from the last fit (warm_start,
+    partial_fit) and hands to the next: the estimator's attributes of these
+    names, with a trailing underscore (best_coefs: ``_best_coefs``)."""
+
+    t: int
+    loss: object  # None before any fit
+    loss_curve: list
+    no_improvement_count: int
+    best_loss: object
+    validation_scores: object  # a list under early_stopping, else None
+    best_validation_score: object
+    best_coefs: list
+    best_intercepts: list
+
+
+@dataclass
+class StochasticResult:
+    """The outcome of fit_stochastic: the weights to keep (views of the
+    trained packed vector, or the best ones under early_stopping), the epochs
+    run and the updated record."""
+
+    coefs: list
+    intercepts: list
+    n_iter: int
+    record: TrainingRecord
+
+
+def _early_stopping_split(n_total, settings, random_state, stratify):
+    """Training and validation row numbers, drawn as sklearn draws the split
+    of (X, y[, sample_weight]) itself; stratify: None or the row labels."""
+    # sklearn's fit skips the nested parameter validation of the split
+    # (so a bad validation_fraction gives the split's own ValueError)
+    with config_context(skip_parameter_validation=True):
+        train_rows, val_rows = train_test_split(
+            np.arange(n_total),
+            random_state=random_state,
+            test_size=settings.validation_fraction,
+            stratify=stratify,
+        )
+    if val_rows.shape[0] < 2:
+        raise ValueError(
+            "The validation set is too small. Increase 'validation_fraction' "
+            "or the size of your dataset."
+        )
+    return np.ascontiguousarray(train_rows, dtype=np.intp), val_rows
+
+
+def _batch_size(settings, n_samples):
+    """sklearn's batch size for n_samples training rows, with its warning."""
+    if settings.batch_size == "auto":
+        return min(_AUTO_BATCH_SIZE, n_samples)
+    if settings.batch_size > n_samples:
+        warnings.warn(
+            "Got `batch_size` less than 1 or larger than "
+            "sample size. It is going to be clipped"
+        )
+    return int(np.clip(settings.batch_size, 1, n_samples))
+
+
+def _update_no_improvement_count(record, settings, coefs, intercepts, validation_score):
+    """sklearn's BaseMultilayerPerceptron._update_no_improvement_count, on the
+    record; validation_score: None, or the score of the current weights
+    (early_stopping)."""
+    if settings.early_stopping:
+        record.validation_scores.append(validation_score())
+        if settings.verbose:
+            print("Validation score: %f" % record.validation_scores[-1])
+        last_valid_score = record.validation_scores[-1]
+        if last_valid_score < (record.best_validation_score + settings.tol):
+            record.no_improvement_count += 1
         else:
-            est._no_improvement_count = 0
-        if last_valid_score > est.best_validation_score_:
-            est.best_validation_score_ = last_valid_score
-            est._best_coefs = [c.copy() for c in est.coefs_]
-            est._best_intercepts = [i.copy() for i in est.intercepts_]
+            record.no_improvement_count = 0
+        if last_valid_score > record.best_validation_score:
+            record.best_validation_score = last_valid_score
+            record.best_coefs = [c.copy() for c in coefs]
+            record.best_intercepts = [i.copy() for i in intercepts]
     else:
-        if est.loss_curve_[-1] > est.best_loss_ - est.tol:
-            est._no_improvement_count += 1
+        if record.loss_curve[-1] > record.best_loss - settings.tol:
+            record.no_improvement_count += 1
         else:
-            est._no_improvement_count = 0
-        if est.loss_curve_[-1] < est.best_loss_:
-            est.best_loss_ = est.loss_curve_[-1]
+            record.no_improvement_count = 0
+        if record.loss_curve[-1] < record.best_loss:
+            record.best_loss = record.loss_curve[-1]
 
 
-def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental,
+def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimizer,
+                   random_state, record, *, stratify=None, validation_scorer=None,
                    progress=None):
     """sklearn's _fit_stochastic over the compiled epochs.
 
-    X: the validated input (dense or CSR/CSC, for the validation set); Xk: X
-    as the kernels read it; Y: (n_samples, n_outputs) targets in the model's
-    dtype (binarized for a classifier); sample_weight: None or the model's
-    dtype. progress: None or a _callbacks.FitProgress, whose begin/end hooks
-    bracket every epoch (end returning True stops the fit after that epoch,
-    without the max_iter warning; a begun epoch cut short by Ctrl-C is left
-    to progress.close).
+    Xk: the input as the kernels read it (_network.as_kernel_input); Y:
+    (n_samples, n_outputs) targets in the model's dtype (binarized for a
+    classifier); sample_weight: None or the model's dtype. params: the packed
+    weights (_network.pack), trained in place: weights the caller viewed
+    through unpack hold the weights reached so far whenever Python runs
+    (Ctrl-C, callbacks, validation scoring). settings: EpochSettings;
+    optimizer: a StochasticOptimizerState (updated in place); random_state:
+    the estimator's RandomState; record: the TrainingRecord the last fit left
+    (not modified: the result holds the new one).
+
+    Under early_stopping: stratify is None or the row labels the split keeps
+    the proportions of; validation_scorer(val_rows) returns a callable that
+    scores the current weights on those rows. progress: None or a
+    _callbacks.FitProgress, whose begin/end hooks bracket every epoch (end
+    returning True stops the fit after that epoch, without the max_iter
+    warning; a begun epoch cut short by Ctrl-C is left to progress.close).
     """
     dtype = Y.dtype
-    n_params = sum(a * b + b for a, b in zip(layer_units[:-1], layer_units[1:]))
-    if not incremental or not hasattr(est, "_optimizer"):
-        est._optimizer = StochasticOptimizerState(est, n_params, dtype)
-    elif not isinstance(est._optimizer, StochasticOptimizerState):
-        est._optimizer = StochasticOptimizerState.from_sklearn(est._optimizer)
-    opt = est._optimizer
-
-    # early_stopping in partial_fit doesn't make sense
-    if est.early_stopping and incremental:
-        raise ValueError("partial_fit does not support early_stopping=True")
-    early_stopping = est.early_stopping
+    record = TrainingRecord(**vars(record))
+    record.loss_curve = list(record.loss_curve)
+    if record.validation_scores is not None:
+        record.validation_scores = list(record.validation_scores)
+    early_stopping = settings.early_stopping
     n_total = Y.shape[0]
+    validation_score = None
     if early_stopping:
-        # split row numbers: the same draws as splitting (X, y[, sw]) itself
-        should_stratify = is_classifier(est) and est.n_outputs_ == 1
-        stratify = Y.astype(bool) if should_stratify else None
-        # sklearn's fit skips the nested parameter validation of the split
-        # (so a bad validation_fraction gives the split's own ValueError)
-        with config_context(skip_parameter_validation=True):
-            train_rows, val_rows = train_test_split(
-                np.arange(n_total),
-                random_state=est._random_state,
-                test_size=est.validation_fraction,
-                stratify=stratify,
-            )
-        if val_rows.shape[0] < 2:
-            raise ValueError(
-                "The validation set is too small. Increase 'validation_fraction' "
-                "or the size of your dataset."
-            )
-        X_val = _safe_indexing(X, val_rows)
-        y_val = Y[val_rows]
-        if is_classifier(est):
-            y_val = est._label_binarizer.inverse_transform(y_val.astype(bool))
-        sw_val = None if sample_weight is None else sample_weight[val_rows]
-        train_rows = np.ascontiguousarray(train_rows, dtype=np.intp)
+        train_rows, val_rows = _early_stopping_split(
+            n_total, settings, random_state, stratify
+        )
+        validation_score = validation_scorer(val_rows)
     else:
         train_rows = None
-        X_val = y_val = sw_val = None
 
     n_samples = n_total if train_rows is None else train_rows.shape[0]
     sample_idx = np.arange(n_samples, dtype=int)
+    batch_size = _batch_size(settings, n_samples)
 
-    if est.batch_size == "auto":
-        batch_size = min(200, n_samples)
-    else:
-        if est.batch_size > n_samples:
-            warnings.warn(
-                "Got `batch_size` less than 1 or larger than "
-                "sample size. It is going to be clipped"
-            )
-        batch_size = int(np.clip(est.batch_size, 1, n_samples))
-
-    # parts (and at most as many threads) only where a minibatch is worth
-    # splitting
-    n_threads = effective_n_threads()
-    work = 6.0 * batch_size * n_params
-    if hasattr(Xk, "indptr"):
-        # sparse rows: the first layer costs nnz x width, not n_features x width
-        n_first = layer_units[0] * layer_units[1]
-        avg_nnz = Xk.indptr[-1] / max(Xk.shape[0], 1)
-        work = 6.0 * batch_size * (n_params - n_first + avg_nnz * layer_units[1])
-    # each extra thread zeroes and reduces a whole gradient per minibatch
-    if work < _MIN_PARALLEL_BATCH_FLOPS or work < 16.0 * n_params:
-        n_threads = 1
-    n_threads = max(1, min(n_threads, -(-batch_size // 8)))
-    # one chunk per thread and minibatch where the cache budget allows (a
-    # short remainder chunk costs a whole pass over the first layer's
-    # gradient), else chunks of equal size
-    per_thread = -(-batch_size // n_threads)
-    most = 2 * chunk_rows(layer_units, dtype.itemsize)
-    chunk = -(-per_thread // -(-per_thread // most))
+    n_params = params.shape[0]
+    sparse = hasattr(Xk, "indptr")
+    avg_nnz = Xk.indptr[-1] / max(Xk.shape[0], 1) if sparse else None
+    n_threads = minibatch_threads(batch_size, layer_units, n_params, avg_nnz)
+    chunk = minibatch_chunk_rows(layer_units, dtype.itemsize, batch_size, n_threads)
     layout = make_layout(
-        layer_units, est.activation, est.out_activation_, dtype,
-        gather=not hasattr(Xk, "indptr"), chunk=chunk,
+        layer_units, settings.activation, settings.out_activation, dtype,
+        gather=not sparse, chunk=chunk,
     )
 
-    # the packed vector is trained in place; coefs_ / intercepts_ view it, so
-    # they hold the weights reached so far whenever Python runs (Ctrl-C too)
-    params = pack(est.coefs_, est.intercepts_, dtype)
-    est.coefs_, est.intercepts_ = unpack(params, layout)
+    coefs, intercepts = unpack(params, layout)
     grad = np.empty_like(params)
-    ws = Workspace(layout, n_threads, dtype)
-    data = Dataset(Xk, Y, sample_weight, dtype)
-    runner = opt.make_runner(ws, data, params, grad, est.alpha)
+    ws = make_threaded_workspace(layout, dtype, n_threads)
+    data = make_dataset(Xk, Y, sample_weight, dtype)
+    runner = optimizer.make_runner(ws, data, params, grad, settings.alpha)
 
     hooks = progress is not None and progress.per_step
+    n_iter = 0
 
     def state():
         # the model at this point, for callbacks that ask for it: copies,
         # since the packed vector goes on changing in place
         out = dict(
-            coefs_=[c.copy() for c in est.coefs_],
-            intercepts_=[b.copy() for b in est.intercepts_],
-            n_iter_=est.n_iter_,
+            coefs_=[c.copy() for c in coefs],
+            intercepts_=[b.copy() for b in intercepts],
+            n_iter_=n_iter,
         )
-        if getattr(est, "loss_", None) is not None:
-            out["loss_"] = est.loss_
+        if record.loss is not None:
+            out["loss_"] = record.loss
         return out
 
     try:
-        est.n_iter_ = 0
-        for it in range(est.max_iter):
+        for _ in range(settings.max_iter):
             if hooks:
                 progress.begin(state)
-            if est.shuffle:
+            if settings.shuffle:
                 # sklearn.utils.shuffle(sample_idx, random_state=...) draws
                 # exactly this (one RandomState.shuffle of arange), without
                 # its per-call validation
                 perm = np.arange(n_samples)
-                est._random_state.shuffle(perm)
+                random_state.shuffle(perm)
                 sample_idx = sample_idx[perm]
                 rows = sample_idx if train_rows is None else train_rows[sample_idx]
                 rows = np.ascontiguousarray(rows, dtype=np.intp)
             else:
                 rows = train_rows
-            if opt.solver == "sgd":
-                runner.learning_rate = opt.learning_rate
+            if optimizer.solver == "sgd":
+                runner.learning_rate = optimizer.learning_rate
             try:
                 accumulated_loss = runner.run(rows, n_samples, batch_size)
             finally:
-                opt.sync(runner)
+                optimizer.sync(runner)
 
-            est.n_iter_ += 1
+            n_iter += 1
             # a numpy.float64, as sklearn's (its accumulator becomes one)
-            est.loss_ = np.float64(accumulated_loss) / n_samples
-            est.t_ += n_samples
-            est.loss_curve_.append(est.loss_)
-            if est.verbose:
-                print("Iteration %d, loss = %.8f" % (est.n_iter_, est.loss_))
+            record.loss = np.float64(accumulated_loss) / n_samples
+            record.t += n_samples
+            record.loss_curve.append(record.loss)
+            if settings.verbose:
+                print("Iteration %d, loss = %.8f" % (n_iter, record.loss))
 
             # update no_improvement_count based on training loss or
             # validation score according to early_stopping
-            _update_no_improvement_count(est, early_stopping, X_val, y_val, sw_val)
+            _update_no_improvement_count(
+                record, settings, coefs, intercepts, validation_score
+            )
 
             # for learning rate that needs to be updated at iteration end
-            opt.iteration_ends(est.t_)
+            optimizer.iteration_ends(record.t)
 
             stop_requested = hooks and progress.end(state)
 
-            if est._no_improvement_count > est.n_iter_no_change:
+            if record.no_improvement_count > settings.n_iter_no_change:
                 # not better than last `n_iter_no_change` iterations by tol
                 # stop or decrease learning rate
                 if early_stopping:
                     msg = (
                         "Validation score did not improve more than "
                         "tol=%f for %d consecutive epochs."
-                        % (est.tol, est.n_iter_no_change)
+                        % (settings.tol, settings.n_iter_no_change)
                     )
                 else:
                     msg = (
                         "Training loss did not improve more than tol=%f"
-                        " for %d consecutive epochs." % (est.tol, est.n_iter_no_change)
+                        " for %d consecutive epochs."
+                        % (settings.tol, settings.n_iter_no_change)
                     )
-                is_stopping = opt.trigger_stopping(msg, est.verbose)
+                is_stopping = optimizer.trigger_stopping(msg, settings.verbose)
                 if is_stopping:
                     break
                 else:
-                    est._no_improvement_count = 0
+                    record.no_improvement_count = 0
 
-            if incremental or stop_requested:
+            if settings.incremental or stop_requested:
                 break
 
-            if est.n_iter_ == est.max_iter:
+            if n_iter == settings.max_iter:
                 warnings.warn(
                     "Stochastic Optimizer: Maximum iterations (%d) "
                     "reached and the optimization hasn't converged yet."
-                    % est.max_iter,
+                    % settings.max_iter,
                     ConvergenceWarning,
                 )
     except KeyboardInterrupt:
@@ -395,5 +453,5 @@ def fit_stochastic(est, X, Xk, Y, sample_weight, layer_units, incremental,
 
     if early_stopping:
         # restore best weights
-        est.coefs_ = est._best_coefs
-        est.intercepts_ = est._best_intercepts
+        coefs, intercepts = record.best_coefs, record.best_intercepts
+    return StochasticResult(coefs, intercepts, n_iter, record)

@@ -1,11 +1,42 @@
-"""Thread counts for the compiled core and the BLAS limit held during a fit."""
+"""Every Python-side thread-count rule, and the BLAS limit held during a fit.
+
+The compiled core has its own rules (a parallel region only above a minimum
+of work, at most one thread per row: see threads_for in the core); the ones
+here decide how many threads a Workspace gets and into how many parts a
+sgd/adam minibatch is split.
+"""
 
 import os
+import threading
 
 from joblib import cpu_count
 from threadpoolctl import ThreadpoolController
 
 from fastmlp._core import omp_max_threads, openmp_enabled
+
+# a thread gets at least this many rows: chunk sizes are multiples of 8
+# (_network.chunk_rows), and a thread with less than one such block of rows
+# costs its start and its share of the gradient reduction for next to no work
+MIN_ROWS_PER_THREAD = 8
+
+# floating-point work of a minibatch: about 6 flops per row and parameter (a
+# multiply-add forward, and two backward: the weight gradient and the delta
+# of the layer below; design.md "Measuring")
+FLOPS_PER_ROW_AND_PARAM = 6.0
+
+# work of a minibatch (flops) below which it is one part on one thread (~25 us
+# of work: the barriers and the reduction of the parts would cost about what a
+# second thread saves; measured on digits with hidden (8,), (16,), (32,)).
+# Above it a minibatch is split into one part per thread; the results depend
+# on that number of parts only, and the compiled runner itself falls back to
+# one thread while other processes hold the cores (see _minibatch_threads.pyx).
+MIN_PARALLEL_BATCH_FLOPS = 1e6
+
+# each extra part zeroes and then reduces a whole gradient (n_params entries)
+# per minibatch; below 16 flops of minibatch work per parameter those passes
+# over memory cost more than the part's share of the work (1% CSR with 10000
+# features ran up to 3x slower on 2 threads before this rule)
+MIN_BATCH_FLOPS_PER_PARAM = 16.0
 
 _controller = None
 
@@ -23,6 +54,32 @@ def effective_n_threads():
     return max(1, n)
 
 
+def threads_for_rows(n_rows):
+    """Threads for a Workspace over n_rows rows (L-BFGS, predict): no more than
+    the rows can keep busy, MIN_ROWS_PER_THREAD each."""
+    return max(1, min(effective_n_threads(), -(-n_rows // MIN_ROWS_PER_THREAD)))
+
+
+def minibatch_threads(batch_size, layer_units, n_params, avg_nnz=None):
+    """Parts (and threads) a sgd/adam minibatch of batch_size rows is split
+    into: one part per thread where the minibatch is worth splitting, else 1.
+
+    avg_nnz: None for dense input, else the mean nonzeros per row of the CSR
+    input (the first layer then costs nnz x width, not n_features x width).
+    The fitted weights depend on this number, so it depends only on the
+    problem and on effective_n_threads().
+    """
+    n_threads = effective_n_threads()
+    if avg_nnz is None:
+        per_row = n_params
+    else:
+        per_row = n_params - layer_units[0] * layer_units[1] + avg_nnz * layer_units[1]
+    work = FLOPS_PER_ROW_AND_PARAM * batch_size * per_row
+    if work < MIN_PARALLEL_BATCH_FLOPS or work < MIN_BATCH_FLOPS_PER_PARAM * n_params:
+        n_threads = 1
+    return max(1, min(n_threads, -(-batch_size // MIN_ROWS_PER_THREAD)))
+
+
 def blas_single_thread():
     """Context manager holding every BLAS library to one thread.
 
@@ -35,3 +92,39 @@ def blas_single_thread():
     if _controller is None:
         _controller = ThreadpoolController()
     return _controller.limit(limits=1, user_api="blas")
+
+
+class _SharedBlasLimit:
+    """blas_single_thread() shared by every fit and predict running at once.
+
+    threadpoolctl's limit is process-wide and restores what it saw on entry:
+    two overlapping calls from different Python threads would let the second
+    save the first's limit (1) and restore it last, leaving BLAS on one
+    thread for the rest of the process. Here the first call in sets the limit
+    and the last one out restores the original.
+    """
+
+    def __init__(self):
+        self._lock = threading.Lock()
+        self._count = 0
+        self._limiter = None
+
+    def __enter__(self):
+        with self._lock:
+            if self._count == 0:
+                self._limiter = blas_single_thread()
+                self._limiter.__enter__()
+            self._count += 1
+        return self
+
+    def __exit__(self, *exc_info):
+        with self._lock:
+            self._count -= 1
+            if self._count == 0:
+                limiter, self._limiter = self._limiter, None
+                limiter.__exit__(None, None, None)
+        return False
+
+
+# what every fit and predict holds while the compiled core runs
+BLAS_LIMIT = _SharedBlasLimit()

@@ -21,7 +21,7 @@ from skl2onnx.shape_calculators.linear_regressor import (
     calculate_linear_regressor_output_shapes,
 )
 
-from fastmlp._estimators import MLPClassifier, MLPRegressor
+from fastmlp._multilayer_perceptron import MLPClassifier, MLPRegressor
 
 
 def register():

@@ -96,10 +96,8 @@ def loss_grad(params, units, X, Y, sw, alpha, activation, output, eps):
     if output == "softmax":
         per = -(Y * np.clip(logp, np.log(eps), np.log1p(-eps))).sum(1)
     elif output == "logistic":
-        p = np.clip(P, eps, 1 - eps)
         lp = np.clip(-np.logaddexp(0, -Z), np.log(eps), np.log1p(-eps))
         lq = np.clip(-np.logaddexp(0, Z), np.log(eps), np.log1p(-eps))
-        del p
         per = -(Y * lp + (1 - Y) * lq).sum(1)
     elif output == "exp":
         ylogy = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1)), 0)

@@ -14,6 +14,9 @@ from sklearn.exceptions import ConvergenceWarning
 
 from fastmlp import MLPClassifier, MLPRegressor
 
+from shared_helpers import assert_same_weights, fit_quietly
+from shared_helpers import weights as _weights
+
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
 X = X_DIGITS[:240] / 16.0
 Y = Y_DIGITS[:240]
@@ -29,21 +32,6 @@ def _params(solver, **kw):
     if solver != "lbfgs":
         params["learning_rate_init"] = 0.01
     return dict(params, **kw)
-
-
-def _quiet_fit(est, *args, **kw):
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", ConvergenceWarning)
-        return est.fit(*args, **kw)
-
-
-def _weights(est):
-    return est.coefs_ + est.intercepts_
-
-
-def assert_same_weights(a, b):
-    for u, v in zip(_weights(a), _weights(b), strict=True):
-        assert_array_equal(u, v)
 
 
 class Recorder:
@@ -109,7 +97,7 @@ def test_set_callbacks():
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_one_subtask_per_iteration(solver):
     cb = Recorder()
-    est = _quiet_fit(MLPClassifier(**_params(solver)).set_callbacks(cb), X, Y)
+    est = fit_quietly(MLPClassifier(**_params(solver)).set_callbacks(cb), X, Y)
     n = est.n_iter_
     assert n == 6
     step = STEP[solver]
@@ -142,8 +130,8 @@ def test_one_subtask_per_iteration(solver):
 @pytest.mark.parametrize("Est", [MLPClassifier, MLPRegressor])
 def test_callbacks_do_not_change_the_fit(solver, Est):
     y = Y if Est is MLPClassifier else Y_REG
-    plain = _quiet_fit(Est(**_params(solver)), X, y, sample_weight=SW)
-    watched = _quiet_fit(Est(**_params(solver)).set_callbacks(Recorder()), X, y,
+    plain = fit_quietly(Est(**_params(solver)), X, y, sample_weight=SW)
+    watched = fit_quietly(Est(**_params(solver)).set_callbacks(Recorder()), X, y,
                          sample_weight=SW)
     assert_same_weights(plain, watched)
     assert plain.loss_curve_ == watched.loss_curve_
@@ -162,7 +150,7 @@ def test_stop_request_ends_the_fit_cleanly(solver):
         est.fit(X, Y)
     assert est.n_iter_ == 3
     assert len(est.loss_curve_) == 3
-    short = _quiet_fit(MLPClassifier(**_params(solver, max_iter=3)), X, Y)
+    short = fit_quietly(MLPClassifier(**_params(solver, max_iter=3)), X, Y)
     assert_same_weights(est, short)
     assert est.loss_curve_ == short.loss_curve_
     step = STEP[solver]
@@ -176,7 +164,7 @@ def test_stop_request_with_early_stopping_restores_best_weights():
     est = MLPClassifier(**params).set_callbacks(Recorder(stop_after=5)).fit(X, Y)
     assert est.n_iter_ == 5
     assert len(est.validation_scores_) == 5
-    short = _quiet_fit(MLPClassifier(**dict(params, max_iter=5)), X, Y)
+    short = fit_quietly(MLPClassifier(**dict(params, max_iter=5)), X, Y)
     assert_same_weights(est, short)
 
 
@@ -195,7 +183,7 @@ def test_failing_callback_still_tears_down():
     assert not hasattr(est, "_callback_fit_ctx")
     # the estimator can fit again
     cb2 = Recorder()
-    _quiet_fit(est.set_callbacks(cb2), X, Y)
+    fit_quietly(est.set_callbacks(cb2), X, Y)
     assert cb2.events[-1] == ("teardown", "fit")
 
 
@@ -222,8 +210,8 @@ def test_partial_fit_runs_no_callbacks(Est):
 def test_warm_start_fit_runs_callbacks_each_time():
     cb = Recorder()
     est = MLPRegressor(**_params("lbfgs", max_iter=3, warm_start=True)).set_callbacks(cb)
-    _quiet_fit(est, X, Y_REG)
-    _quiet_fit(est, X, Y_REG)
+    fit_quietly(est, X, Y_REG)
+    fit_quietly(est, X, Y_REG)
     assert cb.events.count(("setup", "fit")) == 2
     assert cb.events.count(("teardown", "fit")) == 2
 
@@ -232,7 +220,7 @@ def test_clone_and_pickle_keep_callbacks():
     cb = Recorder()
     est = MLPClassifier(**_params("lbfgs")).set_callbacks(cb)
     assert clone(est)._skl_callbacks == [cb]
-    _quiet_fit(est, X, Y)
+    fit_quietly(est, X, Y)
     again = pickle.loads(pickle.dumps(est))
     assert_array_equal(again.predict(X), est.predict(X))
     assert len(again._skl_callbacks) == 1
@@ -244,7 +232,7 @@ def test_clone_and_pickle_keep_callbacks():
 @pytest.mark.parametrize("solver", SOLVERS)
 def test_scoring_monitor(solver):
     monitor = ScoringMonitor(scoring="accuracy")
-    est = _quiet_fit(MLPClassifier(**_params(solver)).set_callbacks(monitor), X, Y)
+    est = fit_quietly(MLPClassifier(**_params(solver)).set_callbacks(monitor), X, Y)
     log = monitor.get_logs().data
     assert log[0]["task_name"] == "fit" and log[0]["task_id_path"] == (0,)
     assert log[0]["accuracy"] == est.score(X, Y)
@@ -275,7 +263,7 @@ def test_progress_bar(capsys):
     from sklearn.callback import ProgressBar
 
     est = MLPClassifier(**_params("adam", max_iter=4)).set_callbacks(ProgressBar())
-    _quiet_fit(est, X, Y)
+    fit_quietly(est, X, Y)
     out = capsys.readouterr().out
     assert "MLPClassifier - fit" in out
     assert "100%" in out

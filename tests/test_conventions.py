@@ -21,7 +21,8 @@ import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp._threads import effective_n_threads
 
-pd = pytest.importorskip("pandas")
+from shared_helpers import assert_same_weights
+from shared_helpers import weights as _weights
 
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
 X = X_DIGITS[:300]
@@ -38,15 +39,6 @@ def _no_convergence_warnings():
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         yield
-
-
-def _weights(est):
-    return est.coefs_ + est.intercepts_
-
-
-def assert_same_weights(a, b):
-    for u, v in zip(_weights(a), _weights(b), strict=True):
-        assert_array_equal(u, v)
 
 
 # ------------------------------------------------------------------- tags --
@@ -109,7 +101,7 @@ def test_float32_preserved(solver):
     assert reg.predict(X32).dtype == np.float32
     assert reg.predict(X32.astype(np.float64)).dtype == np.float64
     # (sklearn's lbfgs hands back float64 weights, so float64 predictions;
-    # fastmlp keeps float32 for every solver: see test_estimators)
+    # fastmlp keeps float32 for every solver: see test_multilayer_perceptron)
 
 
 # ------------------------------------------- get_params, set_params, clone --
@@ -252,7 +244,7 @@ def test_grid_search_routes_sample_weight():
 # ---------------------------------------------------------- feature names --
 
 
-def _frame(X):
+def _frame(pd, X):
     return pd.DataFrame(X, columns=[f"px{i}" for i in range(X.shape[1])])
 
 
@@ -277,27 +269,27 @@ def _outcome(call):
     return error, msgs
 
 
-XF = _frame(X)
-
+# each case: (pandas, X as a frame) -> (what to fit on, what to call then)
 FEATURE_NAME_CASES = {
-    "fit frame, predict frame": (XF, lambda m: m.predict(XF)),
-    "fit frame, predict array": (XF, lambda m: m.predict(X)),
-    "fit array, predict frame": (X, lambda m: m.predict(XF)),
-    "fit frame, predict reordered": (XF, lambda m: m.predict(XF[XF.columns[::-1]])),
-    "fit frame, predict renamed": (
+    "fit frame, predict frame": lambda pd, XF: (XF, lambda m: m.predict(XF)),
+    "fit frame, predict array": lambda pd, XF: (XF, lambda m: m.predict(X)),
+    "fit array, predict frame": lambda pd, XF: (X, lambda m: m.predict(XF)),
+    "fit frame, predict reordered": lambda pd, XF: (
+        XF, lambda m: m.predict(XF[XF.columns[::-1]])),
+    "fit frame, predict renamed": lambda pd, XF: (
         XF, lambda m: m.predict(XF.rename(columns={"px0": "other"}))),
-    "fit frame, predict_proba array": (XF, lambda m: m.predict_proba(X)),
-    "fit frame, score array": (XF, lambda m: m.score(X, Y)),
-    "fit int columns, predict frame": (
+    "fit frame, predict_proba array": lambda pd, XF: (XF, lambda m: m.predict_proba(X)),
+    "fit frame, score array": lambda pd, XF: (XF, lambda m: m.score(X, Y)),
+    "fit int columns, predict frame": lambda pd, XF: (
         pd.DataFrame(X), lambda m: m.predict(pd.DataFrame(X))),
-    "fit frame, refit renamed": (
+    "fit frame, refit renamed": lambda pd, XF: (
         XF, lambda m: m.fit(XF.rename(columns={"px0": "other"}), Y)),
 }
 
 
 @pytest.mark.parametrize("case", list(FEATURE_NAME_CASES))
-def test_feature_names_like_sklearn(case):
-    fit_X, call = FEATURE_NAME_CASES[case]
+def test_feature_names_like_sklearn(case, pd):
+    fit_X, call = FEATURE_NAME_CASES[case](pd, _frame(pd, X))
     outcomes = []
     for module in (sk, fastmlp):
         est = module.MLPClassifier(**LBFGS).fit(fit_X, Y)
@@ -308,7 +300,8 @@ def test_feature_names_like_sklearn(case):
     assert outcomes[0] == outcomes[1]
 
 
-def test_feature_names_in_and_mismatch_warning():
+def test_feature_names_in_and_mismatch_warning(pd):
+    XF = _frame(pd, X)
     est = MLPRegressor(**LBFGS).fit(XF, Y_REG)
     assert_array_equal(est.feature_names_in_, XF.columns.to_numpy(dtype=object))
     assert est.n_features_in_ == X.shape[1]
@@ -328,7 +321,8 @@ def test_feature_names_in_and_mismatch_warning():
         assert_allclose(a, b, rtol=1e-9, atol=1e-12)
 
 
-def test_partial_fit_keeps_feature_names():
+def test_partial_fit_keeps_feature_names(pd):
+    XF = _frame(pd, X)
     est = MLPClassifier(hidden_layer_sizes=(8,), random_state=0)
     est.partial_fit(XF, Y, classes=np.unique(Y))
     assert_array_equal(est.feature_names_in_, XF.columns)

@@ -17,6 +17,8 @@ from numpy.testing import assert_allclose
 
 import fastmlp
 
+from shared_helpers import packed
+
 N = 40
 _rng = np.random.RandomState(0)
 X = _rng.randn(N, 3)
@@ -42,10 +44,6 @@ def _outcome(module, cls, X, y, fit_kw=None, **params):
     return ("ok", est)
 
 
-def _weights(est):
-    return np.concatenate([w.ravel() for w in est.coefs_ + est.intercepts_])
-
-
 def assert_ends_like_sklearn(cls, X, y, fit_kw=None, rtol=1e-6, **params):
     want = _outcome(sk, cls, X, y, fit_kw, **params)
     got = _outcome(fastmlp, cls, X, y, fit_kw, **params)
@@ -56,13 +54,13 @@ def assert_ends_like_sklearn(cls, X, y, fit_kw=None, rtol=1e-6, **params):
         return want, got
     assert got[0] == "ok", f"fastmlp raises {got[1].__name__}: {got[2]}; sklearn fits"
     skm, fm = want[1], got[1]
-    w = _weights(fm)
+    w = packed(fm)
     assert np.isfinite(w).all(), "non-finite weights kept silently"
     assert fm.n_iter_ == skm.n_iter_
     assert np.isnan(fm.loss_) == np.isnan(skm.loss_), (fm.loss_, skm.loss_)
     if np.isfinite(skm.loss_):
         assert fm.loss_ == pytest.approx(skm.loss_, rel=rtol)
-    ws = _weights(skm)
+    ws = packed(skm)
     assert_allclose(w, ws, rtol=rtol, atol=rtol * np.abs(ws).max())
     return want, got
 
@@ -189,7 +187,7 @@ def test_diverged_fit_is_not_a_usable_model():
             est.fit(X, Y_REG)
         est.set_params(learning_rate_init=1e-3, solver="lbfgs")
         est.fit(X, Y_REG)
-    assert np.isfinite(_weights(est)).all()
+    assert np.isfinite(packed(est)).all()
     assert np.isfinite(est.predict(X)).all()
 
 

@@ -23,8 +23,6 @@ Examples are drawn from a fixed seed (derandomize=True) so CI sees the same
 cases every run; the whole file takes well under a minute.
 """
 
-import pathlib
-import sys
 import warnings
 
 import numpy as np
@@ -39,8 +37,8 @@ import fastmlp
 from fastmlp import _core, _objective
 from fastmlp._network import ACTIVATION_CODES, CSR, OUTPUT_CODES
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import reference as ref  # noqa: E402
+import reference as ref
+from shared_helpers import n_params
 
 SETTINGS = dict(
     derandomize=True,
@@ -62,10 +60,6 @@ EXTREMES = ["none", "huge", "subnormal", "mixed"]
 
 
 # ------------------------------------------------------------- helpers --
-
-
-def n_params(units):
-    return sum(a * b for a, b in zip(units[:-1], units[1:])) + sum(units[1:])
 
 
 def extreme_values(mode, dtype, rng, shape):

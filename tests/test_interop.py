@@ -1,5 +1,6 @@
 """class_weight, pickling across versions, to_sklearn / from_sklearn and ONNX."""
 
+import pathlib
 import pickle
 import warnings
 
@@ -13,6 +14,9 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 from fastmlp import MLPClassifier, MLPRegressor
+from fastmlp._multilayer_perceptron import FastmlpVersionWarning
+
+DATA = pathlib.Path(__file__).parent / "data"
 
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
 X = X_DIGITS[:400] / 16.0
@@ -110,6 +114,35 @@ def test_unpickling_from_another_version_warns():
         pickle.loads(pickle.dumps(est))  # same version: silent
 
 
+@pytest.mark.parametrize(
+    "name", ["mlpclassifier_lbfgs_0_1_0.pkl", "mlpregressor_adam_0_1_0.pkl"]
+)
+def test_fastmlp_0_1_0_pickles_load_and_predict_the_same(name):
+    """Pickles written by fastmlp 0.1.0 (tests/data/make_pickles_0_1_0.py:
+    class path fastmlp._estimators, adam's state fastmlp._stochastic) load
+    with the version warning and predict what they predicted then."""
+    with open(DATA / name, "rb") as f, pytest.warns(
+        FastmlpVersionWarning, match="from fastmlp version 0.1.0 when using"
+    ):
+        model, X_check, expected = pickle.load(f)
+    assert type(model) in (MLPClassifier, MLPRegressor)
+    if isinstance(model, MLPClassifier):
+        assert_array_equal(model.predict_proba(X_check), expected)
+    else:
+        assert_array_equal(model.predict(X_check), expected)
+        # adam's state came along: partial_fit goes on from it
+        t = model._optimizer.t
+        assert t > 0
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            model.partial_fit(X_check, expected)
+        assert model._optimizer.t > t
+    # pickled again, it is this version's: silent
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", InconsistentVersionWarning)
+        pickle.loads(pickle.dumps(model))
+
+
 # ---------------------------------------------------- to/from scikit-learn --
 
 
@@ -145,6 +178,36 @@ def test_from_sklearn_rejects_other_models():
 
     with pytest.raises(NotFittedError):
         MLPClassifier.from_sklearn(SkMLPClassifier())
+
+
+class MyClassifier(MLPClassifier):
+    """A user's subclass: converts as MLPClassifier does."""
+
+
+class MyRegressor(MLPRegressor):
+    pass
+
+
+@pytest.mark.parametrize(
+    "Est, SkEst", [(MyClassifier, SkMLPClassifier), (MyRegressor, SkMLPRegressor)]
+)
+def test_from_and_to_sklearn_with_a_subclass(Est, SkEst):
+    y = Y if SkEst is SkMLPClassifier else Y / 10.0
+    sk = _fit(SkEst(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=20,
+                    random_state=0), X, y)
+    est = Est.from_sklearn(sk)
+    assert type(est) is Est
+    # same weights; predictions equal up to the order of the sums
+    assert_allclose(est.predict(X), sk.predict(X), rtol=1e-12)
+    back = est.to_sklearn()
+    assert type(back) is SkEst
+    assert_array_equal(back.predict(X), sk.predict(X))
+    # the other kind is refused, with the right class named
+    other = SkMLPRegressor if SkEst is SkMLPClassifier else SkMLPClassifier
+    other = _fit(other(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=5,
+                       random_state=0), X, Y)
+    with pytest.raises(TypeError, match=f"expects a fitted sklearn.neural_network.{SkEst.__name__}"):
+        Est.from_sklearn(other)
 
 
 # -------------------------------------------------------------------- ONNX --

@@ -19,8 +19,8 @@ import pytest
 from fastmlp import _core, _objective, _epochs
 from fastmlp._network import ACTIVATION_CODES, CSR, OUTPUT_CODES
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-import reference as ref  # noqa: E402
+import reference as ref
+from shared_helpers import n_params
 
 ACTIVATIONS = ref.ACTIVATIONS
 OUTPUTS = ref.OUTPUTS
@@ -31,10 +31,6 @@ PARALLEL_WORK = 40000
 
 UNITS = (5, 16, 8, 3)  # 259 parameters
 N_ROWS = 200
-
-
-def n_params(units):
-    return sum(a * b for a, b in zip(units[:-1], units[1:])) + sum(units[1:])
 
 
 def make_params(units, rng, dtype, scale=0.5):

@@ -24,6 +24,8 @@ from sklearn.preprocessing import MinMaxScaler, scale
 from fastmlp import MLPClassifier, MLPRegressor, _core, _epochs, _objective
 from fastmlp._network import make_layout
 
+from shared_helpers import assert_same_weights
+
 pytestmark = pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 
 RTOL = 1e-6
@@ -72,12 +74,6 @@ def _fit_both(ours, theirs, X, y, sample_weight=None, **params):
     return a, b
 
 
-def assert_same_weights(a, b, rtol=RTOL):
-    for wa, wb in zip(a.coefs_ + a.intercepts_, b.coefs_ + b.intercepts_):
-        assert wa.dtype == wb.dtype
-        assert_allclose(wa, wb, rtol=rtol, atol=rtol * np.abs(wb).max())
-
-
 def assert_same_run(a, b, rtol=RTOL):
     """Same epochs, losses, validation scores, stopping state and weights."""
     assert a.n_iter_ == b.n_iter_
@@ -94,7 +90,7 @@ def assert_same_run(a, b, rtol=RTOL):
         assert_allclose(a.best_validation_score_, b.best_validation_score_, rtol=rtol)
     assert a._no_improvement_count == b._no_improvement_count
     assert_allclose(a._optimizer.learning_rate, b._optimizer.learning_rate, rtol=1e-12)
-    assert_same_weights(a, b, rtol)
+    assert_same_weights(a, b, rtol, floor="array")
 
 
 # ------------------------------------------------------------- parity --
@@ -168,7 +164,7 @@ def test_multioutput_regression_same_weights():
     # rule does not look at the loss, so the weights still agree.
     Y = np.c_[Y_REG, -0.5 * Y_REG + 0.1]
     a, b = _fit_both(MLPRegressor, SkMLPRegressor, X_REG, Y, **_params())
-    assert_same_weights(a, b)
+    assert_same_weights(a, b, RTOL, floor="array")
 
 
 @pytest.mark.parametrize("solver", ["adam", "sgd"])
@@ -179,7 +175,7 @@ def test_float32_preserved_and_close(solver):
     state = a._optimizer.ms if solver == "adam" else a._optimizer.velocities
     assert state.dtype == np.float32
     assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
-    assert_same_weights(a, b, rtol=1e-4)
+    assert_same_weights(a, b, rtol=1e-4, floor="array")
     r = MLPRegressor(**_params(solver=solver)).fit(X_REG.astype(np.float32), Y_REG)
     assert r.predict(X_REG.astype(np.float32)).dtype == np.float32
 
@@ -536,7 +532,7 @@ def test_every_update_instruction_set_gives_the_same_bits(dtype):
             assert_array_equal(a, b)
     ref = SkMLPClassifier(**params).fit(X, Y_DIG)
     rtol = RTOL if dtype == np.float64 else 1e-4
-    assert_same_weights(m, ref, rtol=rtol)
+    assert_same_weights(m, ref, rtol=rtol, floor="array")
 
 
 def test_minibatch_results_do_not_depend_on_the_threads_that_ran_them():
@@ -585,3 +581,60 @@ def test_runner_books_every_minibatch_on_the_threads_that_ran_it(fixed, parallel
     assert r.t == 35
     if parallel is not None:
         assert (on_threads == 35) == parallel and (on_one == 35) != parallel
+
+
+# ------------------------------------------------- the loop on its own --
+
+
+def test_fit_stochastic_needs_no_estimator():
+    """_stochastic.fit_stochastic takes plain inputs and returns a result: run
+    by hand from the same initial weights and RandomState, it trains what the
+    estimator trains, bit for bit, and leaves the record it was given alone."""
+    from fastmlp._network import as_kernel_input, pack
+    from fastmlp._stochastic import (
+        EpochSettings,
+        StochasticOptimizerState,
+        TrainingRecord,
+        fit_stochastic,
+    )
+
+    params = dict(hidden_layer_sizes=(8,), solver="adam", max_iter=4, random_state=0,
+                  batch_size=40)
+    est = MLPRegressor(**params)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est.fit(X_REG, Y_REG)
+
+    init = MLPRegressor(**params)
+    init._random_state = np.random.RandomState(0)
+    units = [X_REG.shape[1], 8, 1]
+    Y = np.ascontiguousarray(Y_REG.reshape(-1, 1))
+    init._initialize(Y, units, np.float64)
+    packed = pack(init.coefs_, init.intercepts_, np.float64)
+    optimizer = StochasticOptimizerState(
+        packed.shape[0], np.float64, solver="adam", learning_rate_init=0.001,
+        learning_rate="constant", momentum=0.9, nesterovs_momentum=True, power_t=0.5,
+        beta_1=0.9, beta_2=0.999, epsilon=1e-8,
+    )
+    settings = EpochSettings(
+        activation="relu", out_activation="identity", alpha=0.0001, batch_size=40,
+        max_iter=4, shuffle=True, tol=1e-4, n_iter_no_change=10, early_stopping=False,
+        validation_fraction=0.1, verbose=False, incremental=False,
+    )
+    record = TrainingRecord(
+        t=0, loss=None, loss_curve=[], no_improvement_count=0, best_loss=np.inf,
+        validation_scores=None, best_validation_score=None,
+        best_coefs=init._best_coefs, best_intercepts=init._best_intercepts,
+    )
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        result = fit_stochastic(as_kernel_input(X_REG, np.float64), Y, None, packed,
+                                units, settings, optimizer, init._random_state, record)
+    assert record.loss_curve == [] and record.t == 0
+    assert result.n_iter == est.n_iter_ == 4
+    assert result.record.t == est.t_
+    assert result.record.loss_curve == est.loss_curve_
+    assert optimizer.t == est._optimizer.t
+    for a, b in zip(result.coefs + result.intercepts, est.coefs_ + est.intercepts_,
+                    strict=True):
+        assert_array_equal(a, b)

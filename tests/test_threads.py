@@ -204,7 +204,7 @@ def test_blas_thread_limit_restored_after_concurrent_fits():
 def test_blas_limit_overlapping_calls_interleaved():
     """The same race, forced: A enters, B enters, A leaves (B still running:
     BLAS must stay at one thread), B leaves (the original limit is back)."""
-    from fastmlp._estimators import _BLAS_LIMIT
+    from fastmlp._threads import BLAS_LIMIT as _BLAS_LIMIT
 
     before = _blas_threads()
     a_in, b_in, a_out, b_may_leave = (threading.Event() for _ in range(4))
@@ -233,3 +233,33 @@ def test_blas_limit_overlapping_calls_interleaved():
         t.join()
     assert all(n == 1 for _, n in seen["while b runs"])
     assert _blas_threads() == before
+
+
+# ------------------------------------------------- Python-side rules --
+
+
+def test_thread_rules_follow_the_openmp_limit():
+    from threadpoolctl import threadpool_limits
+
+    from fastmlp._threads import (
+        MIN_ROWS_PER_THREAD,
+        effective_n_threads,
+        minibatch_threads,
+        threads_for_rows,
+    )
+
+    units = [64, 256, 10]
+    n_params = 64 * 256 + 256 * 10 + 256 + 10
+    with threadpool_limits(2, user_api="openmp"):
+        n = effective_n_threads()
+        # no more threads than blocks of MIN_ROWS_PER_THREAD rows
+        assert threads_for_rows(1) == 1
+        assert threads_for_rows(MIN_ROWS_PER_THREAD * n) == n
+        # a big minibatch is split, a tiny one is not
+        assert minibatch_threads(200, units, n_params) == n
+        assert minibatch_threads(2, units, n_params) == 1
+        # sparse rows with few nonzeros are cheap: one part
+        assert minibatch_threads(200, [10000, 4, 1], 10000 * 4 + 5, avg_nnz=1.0) == 1
+    with threadpool_limits(1, user_api="openmp"):
+        assert threads_for_rows(10000) == 1
+        assert minibatch_threads(200, units, n_params) == 1

@@ -1,6 +1,6 @@
-"""Solvers over the packed parameter vector.
+"""The L-BFGS solver over the packed parameter vector, and its callback bridge.
 
-The L-BFGS driver hands scipy.optimize.minimize(method="L-BFGS-B") exactly
+The driver hands scipy.optimize.minimize(method="L-BFGS-B") exactly
 what sklearn hands it (same x0, maxiter, maxfun, gtol), so the iterates
 follow sklearn's; the objective is one compiled call per evaluation that
 writes the gradient into a preallocated vector.
@@ -12,6 +12,8 @@ from dataclasses import dataclass
 import numpy as np
 import scipy.optimize
 from sklearn.exceptions import ConvergenceWarning
+
+from fastmlp._network import unpack
 
 
 @dataclass
@@ -40,6 +42,7 @@ def _warn_if_not_converged(result, max_iter):
             "\nYou might also want to scale the data as shown in:\n"
             "    https://scikit-learn.org/stable/modules/preprocessing.html"
         )
+        # pointing past this helper, fit_lbfgs and the estimator's _fit_lbfgs
         warnings.warn(msg, ConvergenceWarning, stacklevel=4)
     return n_iter
 
@@ -110,3 +113,35 @@ def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose,
         x=result.x, loss=np.float64(result.fun), n_iter=n_iter, loss_curve=loss_curve,
         stopped=stopped,
     )
+
+
+def callback_bridge(progress, x0, layout, dtype):
+    """on_iteration for fit_lbfgs that drives a _callbacks.FitProgress: one
+    subtask per iteration, begun here at x0 and then after each iteration
+    ends, as sklearn's L-BFGS bridge does (so one more begins than runs;
+    progress.close ends it). None where no callback wants per-iteration hooks.
+    """
+    if progress is None or not progress.per_step:
+        return None
+
+    def state(x, n_iter, loss):
+        # the estimator as if the fit had stopped at x (called by sklearn only
+        # for hooks that take fitted_estimator)
+        def attributes():
+            coefs, intercepts = unpack(x.astype(dtype), layout)
+            out = dict(coefs_=coefs, intercepts_=intercepts, n_iter_=n_iter)
+            if loss is not None:
+                out["loss_"] = np.float64(loss)
+            return out
+
+        return attributes
+
+    def on_iteration(x, n_iter, loss):
+        # end the iteration scipy finished, begin the next one
+        if progress.end(state(x, n_iter, loss)):
+            return True
+        progress.begin(state(x, n_iter, loss))
+        return False
+
+    progress.begin(state(x0, 0, None))
+    return on_iteration

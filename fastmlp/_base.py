@@ -1,0 +1,414 @@
+"""BaseMultilayerPerceptron: what MLPClassifier and MLPRegressor share.
+
+Parameters and their constraints, weight initialisation, fit orchestration
+(validated data to the L-BFGS or sgd/adam solver and back into the fitted
+attributes), the forward pass for predict, pickling and sklearn interop.
+Behaviour follows scikit-learn 1.9's MLPClassifier / MLPRegressor parameter
+by parameter; the numerical work is done by the compiled core on one packed
+parameter vector (built through fastmlp._network).
+"""
+
+import warnings
+from numbers import Integral, Real
+
+import numpy as np
+from sklearn.base import BaseEstimator, is_classifier
+from sklearn.exceptions import InconsistentVersionWarning
+from sklearn.utils import _safe_indexing, check_random_state
+from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils.validation import validate_data
+
+from fastmlp._callbacks import CallbackSupportMixin, FitProgress, with_callbacks
+from fastmlp._interop import from_sklearn, to_sklearn
+from fastmlp._lbfgs import callback_bridge, fit_lbfgs
+from fastmlp._network import (
+    as_kernel_input,
+    make_dataset,
+    make_layout,
+    make_workspace,
+    pack,
+    unpack,
+    unpack_units,
+)
+from fastmlp._sample_weight import check_sample_weight
+from fastmlp._stochastic import (
+    EpochSettings,
+    StochasticOptimizerState,
+    TrainingRecord,
+    fit_stochastic,
+)
+from fastmlp._threads import BLAS_LIMIT
+from fastmlp._version import __version__
+
+STOCHASTIC_SOLVERS = ("sgd", "adam")
+
+# Glorot uniform initialisation, as sklearn: bound sqrt(factor / (fan_in +
+# fan_out)), factor 2 for the logistic activation (Glorot & Bengio's
+# recommendation for sigmoid units), 6 for the others
+_GLOROT_FACTOR_LOGISTIC = 2.0
+_GLOROT_FACTOR = 6.0
+
+
+class FastmlpVersionWarning(InconsistentVersionWarning):
+    """A fastmlp model was unpickled by another fastmlp version than the one
+    that pickled it (sklearn's InconsistentVersionWarning, for fastmlp)."""
+
+    def __str__(self):
+        return (
+            f"Trying to unpickle estimator {self.estimator_name} from fastmlp version "
+            f"{self.original_sklearn_version} when using fastmlp version "
+            f"{self.current_sklearn_version}. This might lead to breaking code or "
+            "invalid results. Use at your own risk."
+        )
+
+
+class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
+    """Shared machinery of MLPClassifier and MLPRegressor.
+
+    ``set_callbacks`` takes sklearn's callbacks (sklearn.callback): one task
+    per fit, one subtask per L-BFGS iteration or sgd/adam epoch (see
+    fastmlp._callbacks).
+    """
+
+    _parameter_constraints: dict = {
+        "hidden_layer_sizes": [
+            "array-like",
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
+        "alpha": [Interval(Real, 0, None, closed="left")],
+        "batch_size": [
+            StrOptions({"auto"}),
+            Interval(Integral, 1, None, closed="left"),
+        ],
+        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
+        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
+        "power_t": [Interval(Real, 0, None, closed="left")],
+        "max_iter": [Interval(Integral, 1, None, closed="left")],
+        "shuffle": ["boolean"],
+        "random_state": ["random_state"],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "verbose": ["verbose"],
+        "warm_start": ["boolean"],
+        "momentum": [Interval(Real, 0, 1, closed="both")],
+        "nesterovs_momentum": ["boolean"],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
+        "beta_1": [Interval(Real, 0, 1, closed="left")],
+        "beta_2": [Interval(Real, 0, 1, closed="left")],
+        "epsilon": [Interval(Real, 0, None, closed="neither")],
+        "n_iter_no_change": [
+            Interval(Integral, 1, None, closed="left"),
+            Options(Real, {np.inf}),
+        ],
+        "max_fun": [Interval(Integral, 1, None, closed="left")],
+    }
+
+    # ------------------------------------------------------------ set-up --
+
+    def _hidden_sizes(self):
+        sizes = self.hidden_layer_sizes
+        if not hasattr(sizes, "__iter__"):
+            sizes = [sizes]
+        sizes = list(sizes)
+        if np.any(np.array(sizes) <= 0):
+            raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+        return [int(s) for s in sizes]
+
+    def _out_activation(self):
+        if not is_classifier(self):
+            return "exp" if self.loss == "poisson" else "identity"
+        if self._label_binarizer.y_type_ == "multiclass":
+            return "softmax"
+        return "logistic"
+
+    def _initialize(self, y, layer_units, dtype):
+        """Fresh weights drawn exactly as sklearn draws them (Glorot uniform,
+        coefficients then intercepts, layer by layer, one RandomState)."""
+        self.n_iter_ = 0
+        self.t_ = 0
+        self.n_outputs_ = y.shape[1]
+        self.n_layers_ = len(layer_units)
+        self.out_activation_ = self._out_activation()
+        self.coefs_ = []
+        self.intercepts_ = []
+        factor = (
+            _GLOROT_FACTOR_LOGISTIC if self.activation == "logistic" else _GLOROT_FACTOR
+        )
+        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
+            bound = np.sqrt(factor / (fan_in + fan_out))
+            coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
+            intercept = self._random_state.uniform(-bound, bound, fan_out)
+            self.coefs_.append(coef.astype(dtype, copy=False))
+            self.intercepts_.append(intercept.astype(dtype, copy=False))
+        self._best_coefs = [c.copy() for c in self.coefs_]
+        self._best_intercepts = [i.copy() for i in self.intercepts_]
+        if self.solver in STOCHASTIC_SOLVERS:
+            self.loss_curve_ = []
+            self._no_improvement_count = 0
+            if self.early_stopping:
+                self.validation_scores_ = []
+                self.best_validation_score_ = -np.inf
+                self.best_loss_ = None
+            else:
+                self.best_loss_ = np.inf
+                self.validation_scores_ = None
+                self.best_validation_score_ = None
+
+    # --------------------------------------------------------------- fit --
+
+    @with_callbacks
+    def fit(self, X, y, sample_weight=None):
+        """Fit the model to data matrix X and target(s) y.
+
+        Parameters
+        ----------
+        X : {array-like, sparse matrix} of shape (n_samples, n_features)
+            The input data.
+        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
+            The target values (class labels in classification, real numbers in
+            regression).
+        sample_weight : array-like of shape (n_samples,), default=None
+            Sample weights.
+
+        Returns
+        -------
+        self : object
+            The fitted model.
+        """
+        self._validate_params()
+        return self._fit(
+            X, y, sample_weight=sample_weight, incremental=False,
+            callback_data=(X, y, sample_weight),
+        )
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, callback_data=None):
+        """callback_data: (X, y, sample_weight) as fit got them, for the
+        callbacks' hooks; None (partial_fit): no callbacks."""
+        hidden = self._hidden_sizes()
+        first_pass = not hasattr(self, "coefs_") or (
+            not self.warm_start and not incremental
+        )
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        dtype = X.dtype
+        if X.shape[0] == 0:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        if sample_weight is not None:
+            sample_weight = check_sample_weight(sample_weight, X, dtype)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        self.n_outputs_ = y.shape[1]
+        layer_units = [X.shape[1]] + hidden + [self.n_outputs_]
+        self._random_state = check_random_state(self.random_state)
+        if first_pass:
+            self._initialize(y, layer_units, dtype)
+        elif [c.shape for c in self.coefs_] != list(zip(layer_units[:-1], layer_units[1:])):
+            raise ValueError(
+                "The network shape changed since the last fit: hidden_layer_sizes "
+                "or the number of features or outputs differ."
+            )
+
+        Y = np.ascontiguousarray(y, dtype=dtype)
+        Xk = as_kernel_input(X, dtype)
+        stochastic = self.solver in STOCHASTIC_SOLVERS
+        progress = None
+        if callback_data is not None:
+            # L-BFGS begins one iteration more than it runs (sklearn's bridge)
+            progress = FitProgress.start(
+                self, *callback_data,
+                task_name="epoch" if stochastic else "lbfgs-iter",
+                max_subtasks=self.max_iter if stochastic else self.max_iter + 1,
+            )
+        with BLAS_LIMIT:
+            if stochastic:
+                self._fit_stochastic(
+                    X, Xk, Y, sample_weight, layer_units, incremental, progress
+                )
+            else:
+                self._fit_lbfgs(Xk, Y, sample_weight, layer_units, progress)
+
+        for w in self.coefs_ + self.intercepts_:
+            if not np.isfinite(w).all():
+                raise ValueError(
+                    "Solver produced non-finite parameter weights. The input data may"
+                    " contain large values and need to be preprocessed."
+                )
+        if progress is not None:
+            progress.finish()
+        return self
+
+    def _fit_lbfgs(self, Xk, Y, sample_weight, layer_units, progress=None):
+        dtype = Y.dtype
+        layout = make_layout(layer_units, self.activation, self.out_activation_, dtype)
+        ws = make_workspace(layout, dtype, Y.shape[0])
+        data = make_dataset(Xk, Y, sample_weight, dtype)
+        sw_sum = Y.shape[0] if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
+        if not sw_sum > 0:
+            raise ValueError("The sample weights must sum to a positive number.")
+        x0 = pack(self.coefs_, self.intercepts_, np.float64)
+        on_iteration = callback_bridge(progress, x0, layout, dtype)
+        result = fit_lbfgs(
+            ws, data, x0, alpha=self.alpha, sw_sum=sw_sum, max_iter=self.max_iter,
+            max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
+            on_iteration=on_iteration,
+        )
+        if progress is not None:
+            progress.close()
+        self.n_iter_ = result.n_iter
+        self.loss_ = result.loss
+        self.loss_curve_ = result.loss_curve
+        self.coefs_, self.intercepts_ = unpack(result.x.astype(dtype), layout)
+
+    def _fit_stochastic(self, X, Xk, Y, sample_weight, layer_units, incremental,
+                        progress=None):
+        """sgd/adam: the optimizer state, the settings and the record of the
+        last fit to _stochastic.fit_stochastic, and its result back here."""
+        dtype = Y.dtype
+        n_params = sum(a * b + b for a, b in zip(layer_units[:-1], layer_units[1:]))
+        if not incremental or not hasattr(self, "_optimizer"):
+            self._optimizer = StochasticOptimizerState(
+                n_params, dtype, solver=self.solver,
+                learning_rate_init=self.learning_rate_init,
+                learning_rate=self.learning_rate, momentum=self.momentum,
+                nesterovs_momentum=self.nesterovs_momentum, power_t=self.power_t,
+                beta_1=self.beta_1, beta_2=self.beta_2, epsilon=self.epsilon,
+            )
+        elif not isinstance(self._optimizer, StochasticOptimizerState):
+            # carried over from sklearn (from_sklearn)
+            self._optimizer = StochasticOptimizerState.from_sklearn(self._optimizer)
+        # early_stopping in partial_fit doesn't make sense
+        if self.early_stopping and incremental:
+            raise ValueError("partial_fit does not support early_stopping=True")
+
+        settings = EpochSettings(
+            activation=self.activation, out_activation=self.out_activation_,
+            alpha=self.alpha, batch_size=self.batch_size, max_iter=self.max_iter,
+            shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
+            early_stopping=self.early_stopping,
+            validation_fraction=self.validation_fraction, verbose=self.verbose,
+            incremental=incremental,
+        )
+        record = TrainingRecord(
+            t=self.t_, loss=getattr(self, "loss_", None), loss_curve=self.loss_curve_,
+            no_improvement_count=self._no_improvement_count, best_loss=self.best_loss_,
+            validation_scores=self.validation_scores_,
+            best_validation_score=self.best_validation_score_,
+            best_coefs=self._best_coefs, best_intercepts=self._best_intercepts,
+        )
+        stratify = None
+        if self.early_stopping and is_classifier(self) and self.n_outputs_ == 1:
+            stratify = Y.astype(bool)
+
+        def validation_scorer(val_rows):
+            # the validation rows as fit got them (a classifier's labels
+            # decoded), scored with the weights of the moment
+            X_val = _safe_indexing(X, val_rows)
+            y_val = Y[val_rows]
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val.astype(bool))
+            sw_val = None if sample_weight is None else sample_weight[val_rows]
+            return lambda: self._score(X_val, y_val, sample_weight=sw_val)
+
+        # the packed vector is trained in place; coefs_ / intercepts_ view it,
+        # so they hold the weights reached so far whenever Python runs
+        # (validation scoring, Ctrl-C, an exception)
+        params = pack(self.coefs_, self.intercepts_, dtype)
+        self.coefs_, self.intercepts_ = unpack_units(params, layer_units)
+        result = fit_stochastic(
+            Xk, Y, sample_weight, params, layer_units, settings, self._optimizer,
+            self._random_state, record, stratify=stratify,
+            validation_scorer=validation_scorer, progress=progress,
+        )
+        record = result.record
+        self.coefs_, self.intercepts_ = result.coefs, result.intercepts
+        self.n_iter_ = result.n_iter
+        if record.loss is not None:
+            self.loss_ = record.loss
+        self.t_ = record.t
+        self.loss_curve_ = record.loss_curve
+        self._no_improvement_count = record.no_improvement_count
+        self.best_loss_ = record.best_loss
+        self.validation_scores_ = record.validation_scores
+        self.best_validation_score_ = record.best_validation_score
+        self._best_coefs = record.best_coefs
+        self._best_intercepts = record.best_intercepts
+
+    # ----------------------------------------------------------- predict --
+
+    def _forward_pass_fast(self, X, check_input=True):
+        """Output-layer values (after the output function) for X."""
+        if check_input:
+            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
+        param_dtype = np.result_type(*self.coefs_, *self.intercepts_)
+        dtype = np.result_type(X.dtype, param_dtype)
+        if dtype not in (np.float32, np.float64):
+            dtype = np.float64
+        n = X.shape[0]
+        units = [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]
+        if X.shape[1] != units[0]:
+            raise ValueError(
+                f"X has {X.shape[1]} features, but the network expects {units[0]}."
+            )
+        out = np.empty((n, units[-1]), dtype=dtype)
+        if n == 0:
+            return out
+        layout = make_layout(units, self.activation, self.out_activation_, dtype)
+        ws = make_workspace(layout, dtype, n, with_grad=False)
+        params = pack(self.coefs_, self.intercepts_, dtype)
+        data = make_dataset(as_kernel_input(X, dtype), None, None, dtype)
+        with BLAS_LIMIT:
+            ws.forward(params, data, out)
+        return out
+
+    def _score_with_function(self, X, y, sample_weight, score_function):
+        y_pred = self._predict(X, check_input=False)
+        if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
+            return np.nan
+        return score_function(y, y_pred, sample_weight=sample_weight)
+
+    def _check_solver(self):
+        if self.solver not in STOCHASTIC_SOLVERS:
+            raise AttributeError(
+                "partial_fit is only available for stochastic"
+                " optimizers. %s is not stochastic." % self.solver
+            )
+        return True
+
+    # ------------------------------------------------- pickling, interop --
+
+    def __getstate__(self):
+        state = super().__getstate__()
+        return dict(state, _fastmlp_version=__version__)
+
+    def __setstate__(self, state):
+        state = dict(state)
+        pickle_version = state.pop("_fastmlp_version", "unknown")
+        if pickle_version != __version__:
+            warnings.warn(
+                FastmlpVersionWarning(
+                    estimator_name=type(self).__name__,
+                    current_sklearn_version=__version__,
+                    original_sklearn_version=pickle_version,
+                )
+            )
+        super().__setstate__(state)
+
+    def to_sklearn(self):
+        """The fitted model as a :mod:`sklearn.neural_network` estimator with the
+        same parameters and weights (so the same predictions), for tools that
+        only know scikit-learn's class."""
+        return to_sklearn(self)
+
+    @classmethod
+    def from_sklearn(cls, model):
+        """A fitted fastmlp estimator from a fitted scikit-learn one of the same
+        kind (MLPClassifier or MLPRegressor): same parameters and weights."""
+        return from_sklearn(cls, model)
+
+    def __sklearn_tags__(self):
+        tags = super().__sklearn_tags__()
+        tags.input_tags.sparse = True
+        return tags
+
+
