@@ -63,8 +63,9 @@ def make_layout(units, activation, out_activation, dtype, gather=False, chunk=No
 
 
 def make_workspace(layout, dtype, n_rows, with_grad=True):
-    """Workspace with no more threads than the rows can keep busy."""
-    return Workspace(layout, threads_for_rows(n_rows), dtype, with_grad)
+    """Workspace for n_rows rows, with the threads _threads.threads_for_rows
+    gives them."""
+    return Workspace(layout, threads_for_rows(n_rows, layout.n_params), dtype, with_grad)
 
 
 def make_threaded_workspace(layout, dtype, n_threads):

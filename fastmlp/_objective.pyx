@@ -29,14 +29,6 @@ from fastmlp._typedefs cimport intp, OUT_SOFTMAX
 
 cnp.import_array()
 
-cdef enum:
-    # rows x parameters below which (~0.3 MFLOP of work) a parallel region
-    # costs more than it saves
-    MIN_PARALLEL_WORK = 40000
-
-PARALLEL_WORK_THRESHOLD = MIN_PARALLEL_WORK  # for Python: below it, one thread
-
-
 # --------------------------------------------------------- one chunk ----
 
 cdef void first_layer(const NetSpec* net, const DataSpec* d, const floating* params,
@@ -263,15 +255,6 @@ cdef void chunk_forward(const NetSpec* net, const DataSpec* d, const floating* p
 
 # ------------------------------------------------------- whole batch ----
 
-cdef inline int threads_for(const NetSpec* net, intp n, int n_threads) noexcept nogil:
-    """Threads worth starting: at most one per row, one for tiny batches."""
-    if n * net.n_params < MIN_PARALLEL_WORK:
-        return 1
-    if n_threads > n:
-        n_threads = <int> n
-    return n_threads if n_threads > 0 else 1
-
-
 cdef inline intp chunk_for(const NetSpec* net, intp n, int nt) noexcept nogil:
     """Rows per chunk: small batches split evenly over the threads."""
     cdef intp chunk = (n + nt - 1) // nt
@@ -316,7 +299,7 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
     gacc[t - 1] (thread 0 into grad), reduced afterwards in thread order,
     so a given thread count gives bit-identical results run to run.
     """
-    cdef int nt = threads_for(net, d.n, n_threads)
+    cdef int nt = n_threads
     cdef int tt
     cdef int team_size[1]
     cdef intp P = net.n_params, chunk = chunk_for(net, d.n, nt)
@@ -352,7 +335,7 @@ cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* pa
                        floating* work, floating* out, int n_threads) noexcept nogil:
     """Output-layer values of d's rows into out, chunk by chunk, the rows
     split over n_threads as in loss_grad_impl."""
-    cdef int nt = threads_for(net, d.n, n_threads)
+    cdef int nt = n_threads
     cdef intp chunk = chunk_for(net, d.n, nt)
     # firstprivate in the region (see loss_grad_impl)
     cdef int t = 0, team = 1

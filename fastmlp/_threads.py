@@ -1,9 +1,10 @@
-"""Every Python-side thread-count rule, and the BLAS limit held during a fit.
+"""Every thread-count rule, and the BLAS limit held during a fit.
 
-The compiled core has its own rules (a parallel region only above a minimum
-of work, at most one thread per row: see threads_for in the core); the ones
-here decide how many threads a Workspace gets and into how many parts a
-sgd/adam minibatch is split.
+The rules here decide how many threads a Workspace gets (the compiled core
+runs exactly those) and into how many parts a sgd/adam minibatch is split.
+The one rule decided while a fit runs, whether those parts run on several
+threads while other processes hold the cores, is compiled
+(_minibatch_threads.pyx): it is measured every few minibatches.
 """
 
 import os
@@ -13,6 +14,10 @@ from joblib import cpu_count
 from threadpoolctl import ThreadpoolController
 
 from fastmlp._core import omp_max_threads, openmp_enabled
+
+# rows x parameters (~0.3 MFLOP of loss + gradient) below which a parallel
+# region costs more than it saves: one thread
+MIN_PARALLEL_WORK = 40000
 
 # a thread gets at least this many rows: chunk sizes are multiples of 8
 # (_network.chunk_rows), and a thread with less than one such block of rows
@@ -54,9 +59,13 @@ def effective_n_threads():
     return max(1, n)
 
 
-def threads_for_rows(n_rows):
-    """Threads for a Workspace over n_rows rows (L-BFGS, predict): no more than
-    the rows can keep busy, MIN_ROWS_PER_THREAD each."""
+def threads_for_rows(n_rows, n_params):
+    """Threads for a Workspace over n_rows rows of a network of n_params
+    parameters (L-BFGS, predict): one below MIN_PARALLEL_WORK, else no more
+    than the rows can keep busy, MIN_ROWS_PER_THREAD each. The compiled
+    core runs exactly the Workspace's threads."""
+    if n_rows * n_params < MIN_PARALLEL_WORK:
+        return 1
     return max(1, min(effective_n_threads(), -(-n_rows // MIN_ROWS_PER_THREAD)))
 
 

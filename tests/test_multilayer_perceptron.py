@@ -19,6 +19,7 @@ from threadpoolctl import threadpool_limits
 
 import fastmlp
 import fastmlp._base
+from fastmlp._threads import MIN_PARALLEL_WORK
 
 import reference as ref
 from shared_helpers import assert_same_weights, fit_quietly, packed
@@ -344,8 +345,8 @@ def test_one_and_two_threads_agree(task, sparse, monkeypatch):
     with threadpool_limits(2, user_api="openmp"):
         two = fit_quietly(make_pair(task, **kw)[1], X, y)
     assert threads == [1, 2]
-    # enough work per evaluation for the kernel to really start 2 threads
-    assert n * packed(two).size >= 40000
+    # enough work per evaluation for two threads
+    assert n * packed(two).size >= MIN_PARALLEL_WORK
     assert one.n_iter_ == two.n_iter_ == 5
     assert two.loss_ == pytest.approx(one.loss_, rel=1e-10)
     assert_same_weights(two, one, rtol=1e-10)

@@ -35,7 +35,7 @@ Y_POISSON = _rng.poisson(np.exp(0.3 * X[:, 0])).astype(float)
 def _jobs():
     """(name, estimator factory, fit args, fit kwargs): every task, both
     dtypes, dense and sparse, with and without weights. Sizes keep the
-    kernel's parallel path on (rows x parameters >= 40000)."""
+    kernel's parallel path on (rows x parameters >= _threads.MIN_PARALLEL_WORK)."""
     C, R = fastmlp.MLPClassifier, fastmlp.MLPRegressor
     kw = dict(solver="lbfgs", max_iter=15, random_state=0, hidden_layer_sizes=(24,))
     return [
@@ -242,6 +242,7 @@ def test_thread_rules_follow_the_openmp_limit():
     from threadpoolctl import threadpool_limits
 
     from fastmlp._threads import (
+        MIN_PARALLEL_WORK,
         MIN_ROWS_PER_THREAD,
         effective_n_threads,
         minibatch_threads,
@@ -253,13 +254,18 @@ def test_thread_rules_follow_the_openmp_limit():
     with threadpool_limits(2, user_api="openmp"):
         n = effective_n_threads()
         # no more threads than blocks of MIN_ROWS_PER_THREAD rows
-        assert threads_for_rows(1) == 1
-        assert threads_for_rows(MIN_ROWS_PER_THREAD * n) == n
+        assert threads_for_rows(1, n_params) == 1
+        assert threads_for_rows(MIN_ROWS_PER_THREAD * n, n_params) == n
+        # too little work for a parallel region: one thread
+        small = 100  # parameters: the work threshold, not the rows, decides
+        rows = MIN_PARALLEL_WORK // small
+        assert threads_for_rows(rows - 1, small) == 1
+        assert threads_for_rows(rows, small) == n
         # a big minibatch is split, a tiny one is not
         assert minibatch_threads(200, units, n_params) == n
         assert minibatch_threads(2, units, n_params) == 1
         # sparse rows with few nonzeros are cheap: one part
         assert minibatch_threads(200, [10000, 4, 1], 10000 * 4 + 5, avg_nnz=1.0) == 1
     with threadpool_limits(1, user_api="openmp"):
-        assert threads_for_rows(10000) == 1
+        assert threads_for_rows(10000, n_params) == 1
         assert minibatch_threads(200, units, n_params) == 1
