@@ -21,8 +21,7 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 from sklearn.preprocessing import MinMaxScaler, scale
 
-from fastmlp import MLPClassifier, MLPRegressor, _core, _epochs, _objective
-from fastmlp._network import make_layout
+from fastmlp import MLPClassifier, MLPRegressor, _epochs
 
 from shared_helpers import assert_same_weights
 
@@ -483,36 +482,6 @@ def test_bad_inputs_through_stochastic_path(solver):
         MLPRegressor(solver=solver, max_iter=2).partial_fit(X_REG * 1e300, Y_REG)
 
 
-def test_epoch_runner_checks_its_arrays():
-    lay = make_layout([4, 3, 2], "relu", "softmax", np.float64, gather=False)
-    ws = _objective.Workspace(lay, 1, np.float64)
-    X = np.ones((5, 4))
-    Y = np.eye(2)[[0, 1, 0, 1, 0]]
-    data = _core.Dataset(X, Y, None, np.float64)
-    P = lay.n_params
-    ok = [np.zeros(P), np.zeros(P), np.zeros(P), np.zeros(P)]
-    _epochs.EpochRunner(ws, data, *ok, "adam", 0.0, 1e-3)
-    with pytest.raises(ValueError, match="unknown stochastic solver"):
-        _epochs.EpochRunner(ws, data, *ok, "lbfgs", 0.0, 1e-3)
-    with pytest.raises(ValueError, match="state2"):
-        _epochs.EpochRunner(ws, data, ok[0], ok[1], ok[2], None, "adam", 0.0, 1e-3)
-    with pytest.raises(ValueError, match="params"):
-        _epochs.EpochRunner(ws, data, np.zeros(P - 1), *ok[1:], "sgd", 0.0, 1e-3)
-    with pytest.raises(ValueError, match="grad"):
-        _epochs.EpochRunner(ws, data, ok[0], np.zeros(P, np.float32), *ok[2:], "sgd", 0.0, 1e-3)
-    with pytest.raises(ValueError, match="forward passes only"):
-        _epochs.EpochRunner(_objective.Workspace(lay, 2, np.float64, False), data, *ok,
-                             "sgd", 0.0, 1e-3)
-    r = _epochs.EpochRunner(ws, data, *ok, "sgd", 0.0, 1e-3)
-    with pytest.raises(ValueError, match="gather buffer"):
-        r.run(np.arange(5, dtype=np.intp), 5, 2)
-    with pytest.raises(ValueError, match="row range beyond X"):
-        r.run(None, 6, 2)
-    with pytest.raises(ValueError, match="batch_size"):
-        r.run(None, 5, 0)
-    assert np.isfinite(r.run(None, 5, 2))
-
-
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_every_update_instruction_set_gives_the_same_bits(dtype):
     # AVX-512, AVX2 and plain C adam updates (whichever this CPU has); 1585
@@ -533,54 +502,6 @@ def test_every_update_instruction_set_gives_the_same_bits(dtype):
     ref = SkMLPClassifier(**params).fit(X, Y_DIG)
     rtol = RTOL if dtype == np.float64 else 1e-4
     assert_same_weights(m, ref, rtol=rtol, floor="array")
-
-
-def test_minibatch_results_do_not_depend_on_the_threads_that_ran_them():
-    # a minibatch is split into as many parts as the workspace has threads,
-    # reduced in part order: 1, 2, 3 threads or the adaptive choice give the
-    # same bits (so the runner may follow the machine's load freely)
-    Y = np.eye(10)[Y_DIG]
-    data = _core.Dataset(np.ascontiguousarray(X_DIG), Y, SW_DIG, np.float64)
-    idx = np.random.RandomState(0).permutation(300).astype(np.intp)
-    lay = make_layout([64, 40, 10], "tanh", "softmax", np.float64, gather=True, chunk=16)
-    ws = _objective.Workspace(lay, 3, np.float64)
-    P = lay.n_params
-    results = []
-    for fixed in (1, 2, 3, 0):
-        params = np.random.RandomState(1).uniform(-0.2, 0.2, P)
-        r = _epochs.EpochRunner(ws, data, params, np.empty(P), np.zeros(P), np.zeros(P),
-                                 "adam", 1e-3, 1e-2)
-        r.fixed_threads = fixed
-        assert 1 <= r.threads <= 3
-        losses = [r.run(idx, 300, 64) for _ in range(3)]
-        results.append((params, losses))
-    for params, losses in results[1:]:
-        assert_array_equal(params, results[0][0])
-        assert losses == results[0][1]
-    with pytest.raises(ValueError, match="fixed_threads"):
-        r.fixed_threads = -1
-
-
-@pytest.mark.parametrize("fixed, parallel", [(1, False), (2, True), (0, None)])
-def test_runner_books_every_minibatch_on_the_threads_that_ran_it(fixed, parallel):
-    # 300 rows in batches of 64: 5 minibatches an epoch, in segments of
-    # several minibatches per parallel region
-    Y = np.eye(10)[Y_DIG]
-    data = _core.Dataset(np.ascontiguousarray(X_DIG), Y, None, np.float64)
-    idx = np.arange(300, dtype=np.intp)
-    lay = make_layout([64, 40, 10], "relu", "softmax", np.float64, gather=True, chunk=32)
-    P = lay.n_params
-    r = _epochs.EpochRunner(_objective.Workspace(lay, 2, np.float64), data,
-                             np.random.RandomState(1).uniform(-0.2, 0.2, P), np.empty(P),
-                             np.zeros(P), np.zeros(P), "adam", 1e-4, 1e-3)
-    r.fixed_threads = fixed
-    for _ in range(7):
-        r.run(idx, 300, 64)
-    on_threads, on_one = r.batches_on_threads
-    assert on_threads + on_one == 35
-    assert r.t == 35
-    if parallel is not None:
-        assert (on_threads == 35) == parallel and (on_one == 35) != parallel
 
 
 # ------------------------------------------------- the loop on its own --
