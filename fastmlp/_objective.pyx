@@ -263,31 +263,6 @@ cdef inline intp chunk_for(const NetSpec* net, intp n, int nt) noexcept nogil:
     return chunk if chunk > 0 else 1
 
 
-cdef double finish_range(const NetSpec* net, const floating* params, floating* grad,
-                         const floating* gacc, int n_acc, intp lo, intp hi,
-                         double alpha, double sw_sum, double reg) noexcept nogil:
-    """grad[lo:hi] += the other accumulators' entries (gacc[0 .. n_acc - 2], in
-    that order), then the L2 penalty added and the weight sum divided out, as
-    sklearn finishes its gradient; returns reg plus the squared coefficients
-    in the range, summed in order."""
-    cdef intp P = net.n_params, p, ce = net.n_coef if hi > net.n_coef else hi
-    cdef int j
-    cdef const floating* acc
-    cdef floating sw = <floating> sw_sum, a = <floating> alpha
-    cdef double s
-    for j in range(1, n_acc):
-        acc = gacc + (j - 1) * P
-        for p in range(lo, hi):
-            grad[p] += acc[p]
-    for p in range(lo, ce):
-        s = params[p]
-        reg += s * s
-        grad[p] = (grad[p] + a * params[p]) / sw
-    for p in range(ce if ce > lo else lo, hi):
-        grad[p] = grad[p] / sw
-    return reg
-
-
 cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
                            const floating* params, floating* grad, floating* work,
                            floating* gacc, double* lacc, int n_threads,
