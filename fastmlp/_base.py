@@ -16,7 +16,6 @@ from sklearn.base import BaseEstimator, is_classifier
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
-from sklearn.utils.validation import validate_data
 
 from fastmlp._callbacks import CallbackSupportMixin, FitProgress, with_callbacks
 from fastmlp._interop import from_sklearn, to_sklearn
@@ -30,6 +29,7 @@ from fastmlp._network import (
     unpack,
     unpack_units,
 )
+from fastmlp._predict import forward
 from fastmlp._sample_weight import check_sample_weight
 from fastmlp._stochastic import (
     EpochSettings,
@@ -338,28 +338,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 
     def _forward_pass_fast(self, X, check_input=True):
         """Output-layer values (after the output function) for X."""
-        if check_input:
-            X = validate_data(self, X, accept_sparse=["csr", "csc"], reset=False)
-        param_dtype = np.result_type(*self.coefs_, *self.intercepts_)
-        dtype = np.result_type(X.dtype, param_dtype)
-        if dtype not in (np.float32, np.float64):
-            dtype = np.float64
-        n = X.shape[0]
-        units = [c.shape[0] for c in self.coefs_] + [self.coefs_[-1].shape[1]]
-        if X.shape[1] != units[0]:
-            raise ValueError(
-                f"X has {X.shape[1]} features, but the network expects {units[0]}."
-            )
-        out = np.empty((n, units[-1]), dtype=dtype)
-        if n == 0:
-            return out
-        layout = make_layout(units, self.activation, self.out_activation_, dtype)
-        ws = make_workspace(layout, dtype, n, with_grad=False)
-        params = pack(self.coefs_, self.intercepts_, dtype)
-        data = make_dataset(as_kernel_input(X, dtype), None, None, dtype)
-        with BLAS_LIMIT:
-            ws.forward(params, data, out)
-        return out
+        return forward(self, X, check_input=check_input)
 
     def _score_with_function(self, X, y, sample_weight, score_function):
         y_pred = self._predict(X, check_input=False)

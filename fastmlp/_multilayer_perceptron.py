@@ -181,7 +181,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y_pred = self._forward_pass_fast(X, check_input=check_input)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
-        return self._label_binarizer.inverse_transform(y_pred)
+        lb = self._label_binarizer
+        if getattr(lb, "sparse_input_", True):
+            return lb.inverse_transform(y_pred)
+        # LabelBinarizer.inverse_transform's own operations, without its
+        # per-call checks: the first largest output, or the threshold
+        if lb.y_type_ == "multiclass":
+            return lb.classes_[np.argmax(y_pred, axis=1)]
+        if lb.y_type_ == "binary":
+            threshold = (lb.pos_label + lb.neg_label) / 2.0
+            return lb.classes_[(y_pred > threshold).astype(np.intp)]
+        return lb.inverse_transform(y_pred)
 
     def _score(self, X, y, sample_weight=None):
         from sklearn.metrics import accuracy_score

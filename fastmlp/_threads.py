@@ -7,6 +7,7 @@ threads while other processes hold the cores, is compiled
 (_minibatch_threads.pyx): it is measured every few minibatches.
 """
 
+import functools
 import os
 import threading
 
@@ -28,6 +29,9 @@ MIN_ROWS_PER_THREAD = 8
 # multiply-add forward, and two backward: the weight gradient and the delta
 # of the layer below; design.md "Measuring")
 FLOPS_PER_ROW_AND_PARAM = 6.0
+
+# a forward pass alone: the multiply-add of each row and parameter
+FORWARD_FLOPS_PER_ROW_AND_PARAM = 2.0
 
 # work of a minibatch (flops) below which it is one part on one thread (~25 us
 # of work: the barriers and the reduction of the parts would cost about what a
@@ -55,16 +59,26 @@ def effective_n_threads():
         return 1
     n = omp_max_threads()
     if not os.getenv("OMP_NUM_THREADS"):
-        n = min(n, cpu_count(only_physical_cores=True))
+        n = min(n, _physical_cores())
     return max(1, n)
 
 
-def threads_for_rows(n_rows, n_params):
+@functools.cache
+def _physical_cores():
+    # joblib reads /proc and /sys for it: once per process, not once per predict
+    return cpu_count(only_physical_cores=True)
+
+
+def threads_for_rows(n_rows, n_params, forward_only=False):
     """Threads for a Workspace over n_rows rows of a network of n_params
-    parameters (L-BFGS, predict): one below MIN_PARALLEL_WORK, else no more
-    than the rows can keep busy, MIN_ROWS_PER_THREAD each. The compiled
+    parameters: one below MIN_PARALLEL_WORK (loss + gradient; a forward pass,
+    a third of that work per row, below three times as many rows), else no
+    more than the rows can keep busy, MIN_ROWS_PER_THREAD each. The compiled
     core runs exactly the Workspace's threads."""
-    if n_rows * n_params < MIN_PARALLEL_WORK:
+    work = n_rows * n_params
+    if forward_only:
+        work *= FORWARD_FLOPS_PER_ROW_AND_PARAM / FLOPS_PER_ROW_AND_PARAM
+    if work < MIN_PARALLEL_WORK:
         return 1
     return max(1, min(effective_n_threads(), -(-n_rows // MIN_ROWS_PER_THREAD)))
 

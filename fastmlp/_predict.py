@@ -1,0 +1,174 @@
+"""The forward pass of predict, and what it reuses between calls.
+
+A call costs the forward pass plus a few microseconds:
+- X: a C-contiguous float ndarray takes a cheap path with the same checks
+  as sklearn's validate_data; anything else goes through validate_data.
+  Every check the cheap path cannot settle goes to validate_data, so the
+  errors and warnings are sklearn's.
+- The weights: after a fit, coefs_ and intercepts_ are views of one packed
+  vector, which the kernels read in place. Edits in place reach it too.
+  Arrays a user assigned are packed on every call, so they are never
+  stale.
+- The Layout and the Workspace: per model, in a module-level weak
+  dictionary. That keeps them out of the model's __dict__, so out of
+  pickles, deepcopy, clone, get_params and to_sklearn.
+- Threads: a Workspace for _threads.threads_for_rows of the call's rows.
+  BLAS is held to one thread (threadpoolctl, ~17 us a call) only when one of
+  the call's products could otherwise run on several: the products of small
+  calls run on one BLAS thread anyway, from each OpenMP thread.
+"""
+
+import threading
+import weakref
+
+import numpy as np
+from sklearn import get_config
+from sklearn.utils.validation import _assert_all_finite, validate_data
+
+from fastmlp._network import as_kernel_input, make_dataset, make_layout, pack
+from fastmlp._objective import Workspace
+from fastmlp._threads import BLAS_LIMIT, threads_for_rows
+
+# OpenBLAS runs a product of at most this many multiply-adds on one thread
+# (SMP_THRESHOLD_MIN x GEMM_MULTITHREAD_THRESHOLD in its interface/gemm.c),
+# and a one-row product as a matrix-vector product whose threads split the
+# outputs: neither changes a bit with the BLAS limit off
+_BLAS_SINGLE_THREAD_WORK = 65536 * 4
+
+_caches = weakref.WeakKeyDictionary()  # estimator -> _ModelCache
+
+
+class _ModelCache:
+    """Per model: Layouts by (units, activations, dtype); one Workspace per
+    (layout, threads), used by one call at a time; the packed vector that
+    the current coefs_/intercepts_ are views of."""
+
+    def __init__(self):
+        self.layouts = {}
+        self.workspaces = {}
+        self.lock = threading.Lock()
+        self.views = None  # (coefs_ list, intercepts_ list, packed) when they are views
+
+    def layout(self, units, activation, out_activation, dtype):
+        key = (units, activation, out_activation, dtype)
+        layout = self.layouts.get(key)
+        if layout is None:
+            layout = self.layouts[key] = make_layout(units, activation, out_activation, dtype)
+        return layout
+
+    def workspace(self, layout, n_threads, dtype):
+        """(Workspace, whether it is the shared one to give back)."""
+        key = (id(layout), n_threads)
+        if self.lock.acquire(blocking=False):
+            ws = self.workspaces.get(key)
+            if ws is None:
+                ws = self.workspaces[key] = Workspace(layout, n_threads, dtype, False)
+            return ws, True
+        # another thread predicts with this model right now
+        return Workspace(layout, n_threads, dtype, False), False
+
+
+def _cache(est):
+    cache = _caches.get(est)
+    if cache is None:
+        cache = _caches[est] = _ModelCache()
+    return cache
+
+
+def _check_X(est, X):
+    """X validated as sklearn's predict validates it: the cheap path for a
+    C-contiguous float ndarray with the expected features, validate_data for
+    everything else."""
+    if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in (np.float64, np.float32)
+            and X.flags.c_contiguous and X.shape[0] > 0
+            and X.shape[1] == getattr(est, "n_features_in_", -1)
+            and not hasattr(est, "feature_names_in_")):
+        # a finite sum means finite entries (sklearn's own first pass); the
+        # full check, with sklearn's error, only when it is not
+        if not get_config()["assume_finite"] and not np.isfinite(X.sum()):
+            _assert_all_finite(X, allow_nan=False, input_name="X",
+                               estimator_name=type(est).__name__)
+        return X
+    return validate_data(est, X, accept_sparse=["csr", "csc"], reset=False)
+
+
+def _packed_weights(cache, coefs, intercepts, dtype, n_params):
+    """The packed parameter vector of dtype: the one coefs and intercepts are
+    views of, or a new one packed from them."""
+    views = cache.views
+    if (views is not None and len(coefs) == len(views[0])
+            and all(a is b for a, b in zip(coefs, views[0]))
+            and all(a is b for a, b in zip(intercepts, views[1]))):
+        packed = views[2]
+        if packed.dtype == dtype:
+            return packed
+        return packed.astype(dtype)
+    cache.views = None
+    packed = _viewed_vector(coefs, intercepts, n_params)
+    if packed is not None:
+        cache.views = (list(coefs), list(intercepts), packed)
+        if packed.dtype == dtype:
+            return packed
+    return pack(coefs, intercepts, dtype)
+
+
+def _viewed_vector(coefs, intercepts, n_params):
+    """The 1-D array whose memory coefs and intercepts view, in the packed
+    order and with packed shapes, or None."""
+    base = getattr(coefs[0], "base", None)
+    if (type(base) is not np.ndarray or base.ndim != 1 or base.shape[0] != n_params
+            or not base.flags.c_contiguous or base.dtype not in (np.float32, np.float64)):
+        return None
+    start = base.__array_interface__["data"][0]
+    off = 0
+    for a in list(coefs) + list(intercepts):
+        if (type(a) is not np.ndarray or a.base is not base or a.dtype != base.dtype
+                or not a.flags.c_contiguous
+                or a.__array_interface__["data"][0] != start + off * base.itemsize):
+            return None
+        off += a.size
+    return base if off == n_params else None
+
+
+def _blas_may_thread(units, n_rows, n_threads, chunk):
+    """Whether BLAS could run one of this call's products on several threads
+    (its rows: a thread's share of the call, at most one chunk)."""
+    if n_rows == 1:
+        return False
+    m = min(-(-n_rows // n_threads), chunk)
+    return max(m * a * b for a, b in zip(units[:-1], units[1:])) > _BLAS_SINGLE_THREAD_WORK
+
+
+def forward(est, X, check_input=True):
+    """Output-layer values (after the output function) of est for X."""
+    if check_input:
+        X = _check_X(est, X)
+    coefs, intercepts = est.coefs_, est.intercepts_
+    param_dtype = np.result_type(*coefs, *intercepts)
+    dtype = np.result_type(X.dtype, param_dtype)
+    if dtype not in (np.float32, np.float64):
+        dtype = np.float64
+    dtype = np.dtype(dtype)
+    n = X.shape[0]
+    units = tuple([c.shape[0] for c in coefs] + [coefs[-1].shape[1]])
+    if X.shape[1] != units[0]:
+        raise ValueError(f"X has {X.shape[1]} features, but the network expects {units[0]}.")
+    out = np.empty((n, units[-1]), dtype=dtype)
+    if n == 0:
+        return out
+    cache = _cache(est)
+    layout = cache.layout(units, est.activation, est.out_activation_, dtype)
+    params = _packed_weights(cache, coefs, intercepts, dtype, layout.n_params)
+    data = make_dataset(as_kernel_input(X, dtype), None, None, dtype)
+    n_threads = threads_for_rows(n, layout.n_params, forward_only=True)
+    ws, shared = cache.workspace(layout, n_threads, dtype)
+    try:
+        if _blas_may_thread(units, n, n_threads, layout.chunk):
+            with BLAS_LIMIT:
+                ws.forward(params, data, out)
+        else:
+            ws.forward(params, data, out)
+    finally:
+        if shared:
+            cache.lock.release()
+    return out

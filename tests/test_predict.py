@@ -1,0 +1,228 @@
+"""fastmlp._predict: the forward pass of predict and what it reuses.
+
+The cheap path for C-contiguous float arrays gives the general path's
+results and errors; weights are never stale, whether assigned or edited in
+place; the thread count follows the OpenMP limit of each call; concurrent
+predicts give the serial results; the cache stays out of the model's state;
+one row touches neither threadpoolctl nor the thread-count rules.
+"""
+
+import copy
+import pickle
+import threading
+import warnings
+
+import numpy as np
+import pytest
+import scipy.sparse as sp
+import sklearn
+from sklearn.base import clone
+from sklearn.datasets import load_digits
+from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+from threadpoolctl import threadpool_limits
+
+import fastmlp
+import fastmlp._predict
+import fastmlp._threads
+from fastmlp import MLPClassifier, MLPRegressor
+
+X_DIG, Y_DIG = load_digits(return_X_y=True)
+
+
+def _fit(model, X=X_DIG, y=Y_DIG):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return model.fit(X, y)
+
+
+@pytest.fixture(scope="module")
+def clf():
+    return _fit(MLPClassifier(hidden_layer_sizes=(16,), solver="lbfgs", max_iter=30,
+                              random_state=0))
+
+
+@pytest.fixture(scope="module")
+def binary():
+    return _fit(MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=30,
+                              random_state=0), y=Y_DIG >= 5)
+
+
+def _general(est, method, X):
+    """The same call through the general path (a list is not an ndarray)."""
+    return getattr(est, method)(X.tolist())
+
+
+@pytest.mark.parametrize("method", ["predict", "predict_proba", "predict_log_proba"])
+@pytest.mark.parametrize("n", [1, 10, 100, 1797])
+def test_cheap_path_matches_general_path(clf, binary, method, n):
+    for est in (clf, binary):
+        X = np.ascontiguousarray(X_DIG[:n])
+        np.testing.assert_array_equal(getattr(est, method)(X), _general(est, method, X))
+        # F order and CSR go through validate_data too; their first-layer
+        # products sum in another order (as in every fastmlp version)
+        for other in (np.asfortranarray(X), sp.csr_matrix(X)):
+            np.testing.assert_allclose(getattr(est, method)(other),
+                                       getattr(est, method)(X), rtol=1e-12, atol=1e-300)
+
+
+def test_labels_match_label_binarizer(clf, binary):
+    for est in (clf, binary):
+        proba = est._forward_pass_fast(X_DIG)
+        if est.n_outputs_ == 1:
+            proba = proba.ravel()
+        np.testing.assert_array_equal(est.predict(X_DIG),
+                                      est._label_binarizer.inverse_transform(proba))
+
+
+def _bad_inputs():
+    X = np.ascontiguousarray(X_DIG[:5])
+    nan, inf = X.copy(), X.copy()
+    nan[1, 3] = np.nan
+    inf[2, 2] = np.inf
+    return {
+        "nan": nan,
+        "inf": inf,
+        "too few features": np.ascontiguousarray(X[:, :10]),
+        "too many features": np.ascontiguousarray(np.hstack([X, X])),
+        "one dimension": np.ascontiguousarray(X[0]),
+        "no rows": np.empty((0, 64)),
+    }
+
+
+@pytest.mark.parametrize("case", list(_bad_inputs()))
+@pytest.mark.parametrize("method", ["predict", "predict_proba"])
+def test_cheap_path_fails_as_the_general_path(clf, case, method):
+    X = _bad_inputs()[case]
+    variants = [X, np.asfortranarray(X) if X.ndim == 2 else X.tolist()]
+    if X.shape[0]:
+        variants.append(X.tolist())  # [] would be another error: 1-D input
+    errors = []
+    for arg in variants:
+        with pytest.raises(ValueError) as info:
+            getattr(clf, method)(arg)
+        errors.append(str(info.value))
+    sk = _fit(SkMLPClassifier(hidden_layer_sizes=(16,), max_iter=1))
+    with pytest.raises(ValueError) as info:
+        getattr(sk, method)(X)
+    assert errors == [str(info.value)] * len(variants)
+
+
+def test_assume_finite_skips_the_finiteness_pass(clf):
+    X = np.ascontiguousarray(X_DIG[:3])
+    X[0, 0] = np.nan
+    with sklearn.config_context(assume_finite=True):
+        out = clf.predict_proba(X)
+    assert np.isnan(out[0]).all() and np.isfinite(out[1:]).all()
+
+
+def test_feature_names_warning_as_sklearn():
+    pd = pytest.importorskip("pandas")
+    df = pd.DataFrame(X_DIG, columns=[f"f{i}" for i in range(64)])
+    est = _fit(MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=5,
+                             random_state=0), X=df)
+    with pytest.warns(UserWarning, match="X does not have valid feature names"):
+        est.predict(np.ascontiguousarray(X_DIG[:2]))
+
+
+def test_assigned_and_edited_weights_are_never_stale():
+    est = _fit(MLPRegressor(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=5,
+                            random_state=0), y=X_DIG[:, 10])
+    X = np.ascontiguousarray(X_DIG[:20])
+
+    def expected():
+        # a copy owns separate arrays of the current weights: nothing cached
+        return copy.deepcopy(est).predict(X)
+
+    first = est.predict(X)
+    np.testing.assert_array_equal(first, expected())
+    np.testing.assert_allclose(first, est.to_sklearn().predict(X), rtol=1e-12)
+    # in place, on the views of the fitted packed vector
+    est.coefs_[0][3, 2] += 1.0
+    est.intercepts_[1][0] -= 2.0
+    np.testing.assert_array_equal(est.predict(X), expected())
+    # a new array in the list, then edited in place
+    est.coefs_[1] = est.coefs_[1] * 2.0
+    np.testing.assert_array_equal(est.predict(X), expected())
+    est.coefs_[1][0, 0] = 7.0
+    np.testing.assert_array_equal(est.predict(X), expected())
+    # a whole new list
+    est.coefs_ = [c.copy() for c in est.coefs_]
+    est.coefs_[0][0, 0] = -3.0
+    np.testing.assert_array_equal(est.predict(X), expected())
+    assert not np.array_equal(est.predict(X), first)
+
+
+def test_thread_count_follows_each_calls_openmp_limit(clf, monkeypatch):
+    made = []
+    real = fastmlp._predict.Workspace
+
+    def spy(layout, n_threads, *args):
+        made.append(n_threads)
+        return real(layout, n_threads, *args)
+
+    monkeypatch.setattr(fastmlp._predict, "Workspace", spy)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    X = np.ascontiguousarray(np.vstack([X_DIG] * 2))
+    fastmlp._predict._caches.pop(clf, None)
+    with threadpool_limits(2, user_api="openmp"):
+        two = clf.predict_proba(X)
+    with threadpool_limits(1, user_api="openmp"):
+        one = clf.predict_proba(X)
+    assert made == [2, 1]
+    np.testing.assert_array_equal(one, two)
+
+
+def test_concurrent_predicts_give_the_serial_results(clf):
+    X = np.ascontiguousarray(X_DIG)
+    serial = [clf.predict_proba(X[i::16]) for i in range(16)]
+    results = [None] * 16
+    barrier = threading.Barrier(16)
+
+    def work(i):
+        barrier.wait()
+        for _ in range(20):
+            results[i] = clf.predict_proba(X[i::16])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for got, want in zip(results, serial):
+        np.testing.assert_array_equal(got, want)
+
+
+def test_cache_stays_out_of_the_models_state(clf):
+    before = dict(vars(clf))
+    X = np.ascontiguousarray(X_DIG[:50])
+    out = clf.predict_proba(X)
+    assert vars(clf).keys() == before.keys()
+    assert all(vars(clf)[k] is v for k, v in before.items())
+    assert clf in fastmlp._predict._caches
+    for other in (pickle.loads(pickle.dumps(clf)), copy.deepcopy(clf)):
+        assert other not in fastmlp._predict._caches
+        np.testing.assert_array_equal(other.predict_proba(X), out)
+        assert other in fastmlp._predict._caches
+    assert "_predict" not in str(clf.get_params()) and clone(clf).get_params() == clf.get_params()
+    assert not hasattr(clf.to_sklearn(), "_caches")
+
+
+def test_one_row_touches_no_thread_rule_and_no_threadpoolctl(clf, monkeypatch):
+    def refuse(*args, **kw):
+        raise AssertionError("one row must not get here")
+
+    class Refuse:
+        __enter__ = __exit__ = refuse
+
+    monkeypatch.setattr(fastmlp._threads, "effective_n_threads", refuse)
+    monkeypatch.setattr(fastmlp._predict, "BLAS_LIMIT", Refuse())
+    x = np.ascontiguousarray(X_DIG[:1])
+    clf.predict(x)
+    clf.predict_proba(x)
+    # a big network, one row: still none
+    est = MLPRegressor(hidden_layer_sizes=(600,), max_iter=1)
+    est.coefs_ = [np.ones((64, 600)) * 1e-3, np.ones((600, 1))]
+    est.intercepts_ = [np.zeros(600), np.zeros(1)]
+    est.n_features_in_, est.n_layers_, est.n_outputs_ = 64, 3, 1
+    est.out_activation_ = "identity"
+    est.predict(x)
