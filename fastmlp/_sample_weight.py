@@ -1,32 +1,16 @@
 """Sample weights: checked as sklearn checks them, times the class weights."""
 
-from numbers import Real
-
 import numpy as np
 from sklearn.utils.class_weight import compute_sample_weight
+from sklearn.utils.validation import _check_sample_weight
 
 
 def check_sample_weight(sample_weight, X, dtype):
     """sample_weight as a contiguous (n_samples,) array of the model's dtype,
-    with sklearn's errors."""
-    n = X.shape[0]
-    if isinstance(sample_weight, Real):
-        sample_weight = np.full(n, sample_weight, dtype=dtype)
-    sw = np.asarray(sample_weight)
-    if sw.ndim != 1:
-        raise ValueError("Sample weights must be 1D array or scalar")
-    if sw.shape != (n,):
-        raise ValueError(f"sample_weight.shape == {sw.shape}, expected {(n,)}!")
-    if sw.dtype.kind not in "biuf":
-        raise ValueError(f"sample_weight must be numeric, got dtype {sw.dtype}")
-    sw = np.ascontiguousarray(sw, dtype=dtype)
-    if not np.isfinite(sw).all():
-        raise ValueError("Input sample_weight contains NaN or infinity.")
-    if not sw.any():
-        # sklearn's _check_sample_weight refuses these up front (the stochastic
-        # solvers would otherwise divide by a zero weight sum)
-        raise ValueError("Sample weights must contain at least one non-zero number.")
-    return sw
+    checked by sklearn's own _check_sample_weight (as sklearn's MLP does): the
+    same conversions (object arrays, Decimals, numeric strings) and errors."""
+    sw = _check_sample_weight(sample_weight, X)
+    return np.ascontiguousarray(sw, dtype=dtype)
 
 
 def with_class_weight(class_weight, y, sample_weight):

@@ -1,0 +1,59 @@
+"""fastmlp._sample_weight: sample weights accepted and refused exactly as
+sklearn's MLP accepts and refuses them (sklearn's _check_sample_weight)."""
+
+import warnings
+from decimal import Decimal
+
+import numpy as np
+import pytest
+from sklearn.neural_network import MLPRegressor as SkMLPRegressor
+
+from fastmlp import MLPRegressor
+
+from shared_helpers import assert_same_weights
+
+_rng = np.random.RandomState(0)
+X = _rng.randn(40, 3)
+Y = X[:, 0] - X[:, 1]
+SW = _rng.uniform(0.5, 2.0, 40).round(2)
+
+
+def _fit(make, sw):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return make(hidden_layer_sizes=(5,), solver="lbfgs", max_iter=20,
+                    random_state=0).fit(X, Y, sample_weight=sw)
+
+
+def _forms():
+    forms = {
+        "object array": SW.astype(object),
+        "Decimals": [Decimal(str(w)) for w in SW],
+        "numeric strings": [str(w) for w in SW],
+    }
+    try:
+        import pandas as pd
+    except ImportError:
+        return forms
+    forms["pandas object Series"] = pd.Series(SW.astype(object))
+    return forms
+
+
+@pytest.mark.parametrize("form", list(_forms()))
+def test_non_float_weights_accepted_as_by_sklearn(form):
+    sw = _forms()[form]
+    expected = _fit(MLPRegressor, SW)
+    assert_same_weights(_fit(MLPRegressor, sw), expected)
+    _fit(SkMLPRegressor, sw)  # sklearn accepts it too
+
+
+@pytest.mark.parametrize("bad", [
+    np.array([np.nan] + [1.0] * 39), np.ones((40, 1)), np.ones(39), np.zeros(40),
+    np.array(["a"] * 40),
+], ids=["nan", "2d", "short", "all zero", "text"])
+def test_bad_weights_refused_with_sklearns_error(bad):
+    with pytest.raises(ValueError) as ours:
+        _fit(MLPRegressor, bad)
+    with pytest.raises(ValueError) as theirs:
+        _fit(SkMLPRegressor, bad)
+    assert str(ours.value) == str(theirs.value)
