@@ -8,6 +8,7 @@ by parameter; the numerical work is done by the compiled core on one packed
 parameter vector (built through fastmlp._network).
 """
 
+import operator
 import warnings
 from numbers import Integral, Real
 
@@ -47,6 +48,15 @@ STOCHASTIC_SOLVERS = ("sgd", "adam")
 # recommendation for sigmoid units), 6 for the others
 _GLOROT_FACTOR_LOGISTIC = 2.0
 _GLOROT_FACTOR = 6.0
+
+
+def _layer_size(size):
+    """A hidden layer's size as an int, refused as sklearn refuses it: its
+    weights are drawn with the size as a numpy shape, which takes neither
+    floats (3.5, 3.0) nor booleans."""
+    if isinstance(size, (bool, np.bool_)):
+        raise TypeError("an integer is required")
+    return operator.index(size)
 
 
 class FastmlpVersionWarning(InconsistentVersionWarning):
@@ -114,7 +124,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         sizes = list(sizes)
         if np.any(np.array(sizes) <= 0):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
-        return [int(s) for s in sizes]
+        return [_layer_size(s) for s in sizes]
 
     def _out_activation(self):
         if not is_classifier(self):

@@ -698,3 +698,14 @@ def test_binarized_targets_are_the_label_binarizers(y):
     assert Y.dtype == bool
     assert_array_equal(Y, expected)
     assert_array_equal(clf.classes_, LabelBinarizer().fit(y1).classes_)
+
+
+@pytest.mark.parametrize("sizes", [(3.5,), (3.0,), (True,), (4, np.float64(2.0)), (np.True_,)])
+def test_non_integer_hidden_layer_sizes_refused_as_by_sklearn(sizes):
+    X, y = X_DENSE, TARGETS["multiclass"]
+    errors = []
+    for make in (fastmlp.MLPClassifier, sk.MLPClassifier):
+        with pytest.raises(TypeError) as info:
+            make(hidden_layer_sizes=sizes, solver="lbfgs", max_iter=2).fit(X, y)
+        errors.append(str(info.value))
+    assert errors[0] == errors[1]
