@@ -130,6 +130,23 @@ def _viewed_vector(coefs, intercepts, n_params):
     return base if off == n_params else None
 
 
+def _check_weights(coefs, intercepts):
+    """Every shape against one network: W_l (units[l], units[l+1]) and b_l
+    (units[l+1],), each layer's input the previous one's output. (Packed,
+    wrong shapes of the right total size would predict silently.)"""
+    if len(coefs) != len(intercepts) or not coefs:
+        raise ValueError(f"coefs_ and intercepts_ must have one array per layer, got "
+                         f"{len(coefs)} and {len(intercepts)}")
+    for l, (W, b) in enumerate(zip(coefs, intercepts)):
+        if (np.ndim(W) != 2 or np.shape(b) != (np.shape(W)[1],)
+                or (l and np.shape(W)[0] != np.shape(coefs[l - 1])[1])):
+            raise ValueError(
+                f"coefs_[{l}] of shape {np.shape(W)} and intercepts_[{l}] of shape "
+                f"{np.shape(b)} do not fit the network "
+                f"{[np.shape(c) for c in coefs]} / {[np.shape(c) for c in intercepts]}"
+            )
+
+
 def _blas_may_thread(units, n_rows, n_threads, chunk):
     """Whether BLAS could run one of this call's products on several threads
     (its rows: a thread's share of the call, at most one chunk)."""
@@ -144,6 +161,7 @@ def forward(est, X, check_input=True):
     if check_input:
         X = _check_X(est, X)
     coefs, intercepts = est.coefs_, est.intercepts_
+    _check_weights(coefs, intercepts)
     param_dtype = np.result_type(*coefs, *intercepts)
     dtype = np.result_type(X.dtype, param_dtype)
     if dtype not in (np.float32, np.float64):

@@ -226,3 +226,22 @@ def test_one_row_touches_no_thread_rule_and_no_threadpoolctl(clf, monkeypatch):
     est.n_features_in_, est.n_layers_, est.n_outputs_ = 64, 3, 1
     est.out_activation_ = "identity"
     est.predict(x)
+
+
+def test_weights_of_the_wrong_shapes_are_refused():
+    # the same total size as the fitted ones: packed, they used to predict
+    est = copy.deepcopy(_fit(MLPClassifier(hidden_layer_sizes=(5,), solver="lbfgs",
+                                           max_iter=5, random_state=0), y=Y_DIG % 3))
+    X = np.ascontiguousarray(X_DIG[:4])
+    good = est.predict_proba(X)
+    W, b = list(est.coefs_), list(est.intercepts_)
+    for coefs, intercepts in (
+        (W, [np.zeros(3), np.zeros(5)]),          # biases swapped
+        ([W[0], W[1].reshape(3, 5)], b),          # W_1 (3, 5) for (5, 3)
+        (W, b[:1]),                               # a bias missing
+        ([W[0], W[1].ravel()], b),                # W_1 flattened
+    ):
+        est.coefs_, est.intercepts_ = list(coefs), list(intercepts)
+        with pytest.raises(ValueError, match="coefs_"):
+            est.predict_proba(X)
+    assert good.shape == (4, 3)
