@@ -59,6 +59,14 @@ cdef inline floating f_log1p(floating x) noexcept nogil:
         return log1p(x)
 
 
+cdef inline floating exp_neg_clamp(floating like) noexcept nogil:
+    """f_exp_neg's arguments below this give its value at this (_elementwise.h)."""
+    if floating is float:
+        return -87.0
+    else:
+        return -708.0
+
+
 cdef inline floating f_exp_neg(floating x) noexcept nogil:
     """exp(x) for x <= 0, vectorisable (see _elementwise.h)."""
     if floating is float:
@@ -68,10 +76,15 @@ cdef inline floating f_exp_neg(floating x) noexcept nogil:
 
 
 cdef inline floating f_expit(floating x) noexcept nogil:
-    """1 / (1 + exp(-x)) without overflow, branch-free."""
-    cdef floating e = f_exp_neg(-x if x >= 0 else x)
-    cdef floating d = 1 + e    # rounded to the dtype before the division
-    cdef floating r = 1 / d
+    """1 / (1 + exp(-x)) without overflow."""
+    cdef floating e, d, r
+    if x < exp_neg_clamp(x):
+        # past f_exp_neg's clamp expit(x) is exp(x) to the last bit: the
+        # subnormal value, then 0 (log 0 = -inf, as sklearn's expit gives)
+        return f_exp(x)
+    e = f_exp_neg(-x if x >= 0 else x)
+    d = 1 + e    # rounded to the dtype before the division
+    r = 1 / d
     return r if x >= 0 else e * r
 
 

@@ -245,3 +245,19 @@ def test_weights_of_the_wrong_shapes_are_refused():
         with pytest.raises(ValueError, match="coefs_"):
             est.predict_proba(X)
     assert good.shape == (4, 3)
+
+
+@pytest.mark.parametrize("scale", [1.0, 40.0, 2000.0])
+def test_log_probabilities_reach_minus_inf_as_sklearns(binary, scale):
+    # logits past exp's range: a probability of exactly 0 has log -inf, as in
+    # sklearn (the fast exp's clamp used to give about -709)
+    est = copy.deepcopy(binary)
+    est.coefs_ = [c * scale for c in est.coefs_]
+    est.intercepts_ = [b * scale for b in est.intercepts_]
+    X = np.ascontiguousarray(X_DIG[:200])
+    ours, theirs = est.predict_log_proba(X), est.to_sklearn().predict_log_proba(X)
+    np.testing.assert_array_equal(np.isneginf(ours), np.isneginf(theirs))
+    finite = np.isfinite(theirs)
+    np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-9)
+    if scale == 2000.0:
+        assert np.isneginf(ours).any()
