@@ -49,18 +49,39 @@ MIN_BATCH_FLOPS_PER_PARAM = 16.0
 
 _controller = None
 
+# GNU libgomp is not fork-safe: a child forked after the parent's OpenMP team
+# started deadlocks in its first parallel region. So once this process may
+# have started the team (it handed the kernels more than one thread), a
+# forked child runs the kernels on one thread, outside any parallel region,
+# with the results of a one-thread fit.
+_team_may_run = False
+_forked_after_team = False
+
+
+def _after_fork_in_child():
+    global _forked_after_team
+    _forked_after_team = _forked_after_team or _team_may_run
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
+
 
 def effective_n_threads():
     """OpenMP threads for the kernels, as sklearn's OpenMP estimators choose:
     omp_get_max_threads() (which follows OMP_NUM_THREADS and
     threadpoolctl.threadpool_limits(user_api="openmp")), capped at the number
-    of physical cores unless OMP_NUM_THREADS asks for more."""
-    if not openmp_enabled():
+    of physical cores unless OMP_NUM_THREADS asks for more; 1 in a child
+    forked after the OpenMP team may have started."""
+    global _team_may_run
+    if not openmp_enabled() or _forked_after_team:
         return 1
     n = omp_max_threads()
     if not os.getenv("OMP_NUM_THREADS"):
         n = min(n, _physical_cores())
-    return max(1, n)
+    n = max(1, n)
+    _team_may_run = _team_may_run or n > 1
+    return n
 
 
 @functools.cache

@@ -7,6 +7,7 @@ Python threads doing so at once must neither share buffers nor disturb each
 other's numbers, and must leave the BLAS thread limit as they found it.
 """
 
+import os
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
@@ -269,3 +270,49 @@ def test_thread_rules_follow_the_openmp_limit():
     with threadpool_limits(1, user_api="openmp"):
         assert threads_for_rows(10000, n_params) == 1
         assert minibatch_threads(200, units, n_params) == 1
+
+
+_FORK_SCRIPT = """
+import os, pickle, sys, warnings
+import numpy as np
+from threadpoolctl import threadpool_limits
+from fastmlp import MLPClassifier
+warnings.simplefilter("ignore")
+rng = np.random.RandomState(0)
+X, y = rng.randn(4000, 64), rng.randint(0, 3, 4000)
+kw = dict(hidden_layer_sizes=(128,), max_iter=5, solver=sys.argv[1], random_state=0)
+MLPClassifier(**kw).fit(X, y)            # the parent's OpenMP team starts
+with threadpool_limits(1, user_api="openmp"):
+    one = MLPClassifier(**kw).fit(X, y)   # what a one-thread fit gives
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    child = MLPClassifier(**kw).fit(X, y)
+    proba = child.predict_proba(X)
+    os.write(w, pickle.dumps((child.coefs_, proba)))
+    os._exit(0)
+os.close(w)
+data = b""
+while chunk := os.read(r, 1 << 20):
+    data += chunk
+os.waitpid(pid, 0)
+coefs, proba = pickle.loads(data)
+for a, b in zip(coefs, one.coefs_):
+    np.testing.assert_array_equal(a, b)
+np.testing.assert_array_equal(proba, one.predict_proba(X))
+print("child finished")
+"""
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_forked_child_finishes_with_one_thread_results(solver):
+    # GNU libgomp deadlocks a child forked after the parent's team started:
+    # the child must finish, with a one-thread fit's results
+    import subprocess
+    import sys
+
+    env = dict(os.environ, OMP_NUM_THREADS="2")
+    proc = subprocess.run([sys.executable, "-P", "-c", _FORK_SCRIPT, solver], env=env,
+                          capture_output=True, text=True, timeout=180)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert "child finished" in proc.stdout
