@@ -37,6 +37,17 @@ def _copy_state(src, dst):
             else:
                 value = copy.deepcopy(value)
             setattr(dst, name, value)
+    # the sgd/adam state (moments, velocities, step count, current rate), so
+    # partial_fit goes on where the other library would: sklearn's optimizer
+    # object goes across as it is (fastmlp converts it on its next
+    # partial_fit), fastmlp's packed state as sklearn's object
+    optimizer = getattr(src, "_optimizer", None)
+    if optimizer is not None:
+        if hasattr(optimizer, "to_sklearn"):
+            optimizer = optimizer.to_sklearn(src.coefs_, src.intercepts_)
+        else:
+            optimizer = copy.deepcopy(optimizer)
+        dst._optimizer = optimizer
     return dst
 
 

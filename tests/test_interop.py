@@ -235,3 +235,29 @@ def test_onnx_export_matches_predict_proba(task):
     else:
         assert_array_equal(outputs[0], est.predict(Xf))
         assert_allclose(outputs[1], est.predict_proba(Xf), rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_partial_fit_continues_across_conversions(solver):
+    # the optimizer's state (moments, velocities, t, learning rate) goes
+    # across both ways: one more partial_fit gives the other library's result
+    # (it used to restart the optimizer: 3.8e-4 apart)
+    X, y = load_digits(return_X_y=True)
+    X = X[:300] / 16.0
+    y = y[:300]
+    kw = dict(hidden_layer_sizes=(20,), solver=solver, random_state=0,
+              learning_rate_init=0.01)
+    sk = SkMLPClassifier(**kw)
+    for _ in range(3):
+        sk.partial_fit(X, y, classes=np.arange(10))
+    fm = MLPClassifier.from_sklearn(sk)
+    sk.partial_fit(X, y)
+    fm.partial_fit(X, y)
+    for a, b in zip(fm.coefs_ + fm.intercepts_, sk.coefs_ + sk.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
+    # and back: fastmlp's state as sklearn's optimizer
+    back = fm.to_sklearn()
+    back.partial_fit(X, y)
+    fm.partial_fit(X, y)
+    for a, b in zip(fm.coefs_ + fm.intercepts_, back.coefs_ + back.intercepts_):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-12)
