@@ -20,7 +20,7 @@ from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from fastmlp._callbacks import CallbackSupportMixin, FitProgress, with_callbacks
 from fastmlp._interop import from_sklearn, to_sklearn
-from fastmlp._lbfgs import callback_bridge, fit_lbfgs
+from fastmlp._lbfgs import LbfgsInterrupted, callback_bridge, fit_lbfgs
 from fastmlp._network import (
     as_kernel_input,
     make_dataset,
@@ -258,15 +258,24 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             raise ValueError("The sample weights must sum to a positive number.")
         x0 = pack(self.coefs_, self.intercepts_, np.float64)
         on_iteration = callback_bridge(progress, x0, layout, dtype)
-        result = fit_lbfgs(
-            ws, data, x0, alpha=self.alpha, sw_sum=sw_sum, max_iter=self.max_iter,
-            max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
-            on_iteration=on_iteration,
-        )
+        try:
+            result = fit_lbfgs(
+                ws, data, x0, alpha=self.alpha, sw_sum=sw_sum, max_iter=self.max_iter,
+                max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
+                on_iteration=on_iteration,
+            )
+        except LbfgsInterrupted as interrupted:
+            # Ctrl-C: the model keeps the iterations done, and the interrupt goes on
+            self._apply_lbfgs(interrupted.result, layout, dtype)
+            raise
         if progress is not None:
             progress.close()
+        self._apply_lbfgs(result, layout, dtype)
+
+    def _apply_lbfgs(self, result, layout, dtype):
         self.n_iter_ = result.n_iter
-        self.loss_ = result.loss
+        if result.loss is not None:
+            self.loss_ = result.loss
         self.loss_curve_ = result.loss_curve
         self.coefs_, self.intercepts_ = unpack(result.x.astype(dtype), layout)
 

@@ -25,6 +25,15 @@ class LbfgsResult:
     stopped: bool = False  # by on_iteration (a callback), not by convergence
 
 
+class LbfgsInterrupted(KeyboardInterrupt):
+    """Ctrl-C during the minimisation; .result holds the last accepted
+    iterate (x0 before the first iteration ends) and the iterations so far."""
+
+    def __init__(self, result):
+        super().__init__()
+        self.result = result
+
+
 def _warn_if_not_converged(result, max_iter):
     """sklearn's ConvergenceWarning for L-BFGS, word for word; returns n_iter."""
     n_iter = min(result.nit, max_iter)
@@ -81,9 +90,14 @@ def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose,
 
     loss_curve = []
     stopped = False
+    # the last accepted iterate and the losses up to it, replaced in one store
+    # so that Ctrl-C never finds the two out of step
+    accepted = (np.array(x0, dtype=np.float64), [])
 
     def callback(intermediate_result):
-        nonlocal stopped
+        nonlocal stopped, accepted
+        accepted = (np.array(intermediate_result.x),
+                    loss_curve + [float(intermediate_result.fun)])
         loss_curve.append(float(intermediate_result.fun))
         if verbose:
             # the last evaluation is the accepted point of the line search
@@ -97,14 +111,22 @@ def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose,
             stopped = True
             raise StopIteration
 
-    result = scipy.optimize.minimize(
-        fun,
-        x0,
-        method="L-BFGS-B",
-        jac=True,
-        options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
-        callback=callback,
-    )
+    try:
+        result = scipy.optimize.minimize(
+            fun,
+            x0,
+            method="L-BFGS-B",
+            jac=True,
+            options={"maxfun": max_fun, "maxiter": max_iter, "gtol": tol},
+            callback=callback,
+        )
+    except KeyboardInterrupt as exc:
+        # keep the last accepted iterate, not a line-search trial point
+        x, curve = accepted
+        raise LbfgsInterrupted(LbfgsResult(
+            x=x, loss=np.float64(curve[-1]) if curve else None, n_iter=len(curve),
+            loss_curve=curve,
+        )) from exc
     if stopped:
         n_iter = min(result.nit, max_iter)
     else:

@@ -709,3 +709,31 @@ def test_non_integer_hidden_layer_sizes_refused_as_by_sklearn(sizes):
             make(hidden_layer_sizes=sizes, solver="lbfgs", max_iter=2).fit(X, y)
         errors.append(str(info.value))
     assert errors[0] == errors[1]
+
+
+def test_keyboard_interrupt_during_lbfgs_keeps_the_last_accepted_iterate():
+    import _thread
+    import threading
+
+    rng = np.random.RandomState(0)
+    X, y = rng.randn(30000, 40), rng.randint(0, 4, 30000)
+    kw = dict(hidden_layer_sizes=(64,), solver="lbfgs", max_iter=500, tol=0,
+              random_state=0)
+    m = fastmlp.MLPClassifier(**kw)
+    timer = threading.Timer(0.5, _thread.interrupt_main)
+    timer.start()
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            m.fit(X, y)
+    finally:
+        timer.cancel()
+        timer.join()
+    assert 0 < m.n_iter_ < 500 and len(m.loss_curve_) == m.n_iter_
+    # the iterate after n_iter_ iterations, to the bit (not a line-search trial)
+    ref = fastmlp.MLPClassifier(**dict(kw, max_iter=m.n_iter_))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ref.fit(X, y)
+    for a, b in zip(m.coefs_ + m.intercepts_, ref.coefs_ + ref.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert m.loss_ == ref.loss_
