@@ -36,6 +36,7 @@ from fastmlp._stochastic import (
     EpochSettings,
     StochasticOptimizerState,
     TrainingRecord,
+    WeightsSumToZero,
     fit_stochastic,
 )
 from fastmlp._threads import BLAS_LIMIT
@@ -200,6 +201,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
+        # a fit that fails on a minibatch weighing nothing leaves the model as
+        # it was before the call: the attributes go back (training works on new
+        # packed arrays and puts the optimizer's state back in place)
+        state_before = dict(vars(self))
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
         dtype = X.dtype
         if X.shape[0] == 0:
@@ -232,9 +237,14 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             )
         with BLAS_LIMIT:
             if stochastic:
-                self._fit_stochastic(
-                    X, Xk, Y, sample_weight, layer_units, incremental, progress
-                )
+                try:
+                    self._fit_stochastic(
+                        X, Xk, Y, sample_weight, layer_units, incremental, progress
+                    )
+                except WeightsSumToZero:
+                    vars(self).clear()
+                    vars(self).update(state_before)
+                    raise
             else:
                 self._fit_lbfgs(Xk, Y, sample_weight, layer_units, progress)
 

@@ -21,6 +21,7 @@ moments or velocities, so it survives between ``partial_fit`` calls and
 pickling.
 """
 
+import copy
 import warnings
 from dataclasses import dataclass
 
@@ -303,6 +304,26 @@ def _update_no_improvement_count(record, settings, coefs, intercepts, validation
             record.best_loss = record.loss_curve[-1]
 
 
+class WeightsSumToZero(ZeroDivisionError):
+    """A minibatch whose sample weights sum to zero (sklearn's np.average
+    raises ZeroDivisionError there too)."""
+
+
+def _check_minibatch_weights(sample_weight, rows, n_samples, batch_size, epoch):
+    """Raise WeightsSumToZero before an epoch one of whose minibatches (rows,
+    or rows 0..n_samples-1 when None, batch_size at a time) weighs zero."""
+    sw = sample_weight[:n_samples] if rows is None else sample_weight[rows]
+    sums = np.add.reduceat(sw, np.arange(0, n_samples, batch_size), dtype=np.float64)
+    zero = np.flatnonzero(sums == 0)
+    if zero.size:
+        first = int(zero[0]) * batch_size
+        raise WeightsSumToZero(
+            f"Weights sum to zero, can't be normalized: the sample weights of "
+            f"minibatch {int(zero[0]) + 1} of epoch {epoch} (its rows {first} to "
+            f"{min(first + batch_size, n_samples) - 1} in that epoch's order) sum to 0."
+        )
+
+
 def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimizer,
                    random_state, record, *, stratify=None, validation_scorer=None,
                    progress=None):
@@ -324,6 +345,9 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
     _callbacks.FitProgress, whose begin/end hooks bracket every epoch (end
     returning True stops the fit after that epoch, without the max_iter
     warning; a begun epoch cut short by Ctrl-C is left to progress.close).
+
+    A minibatch whose weights sum to zero raises WeightsSumToZero before its
+    epoch runs, with params and optimizer back as they were passed.
     """
     dtype = Y.dtype
     record = TrainingRecord(**vars(record))
@@ -363,6 +387,9 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
 
     hooks = progress is not None and progress.per_step
     n_iter = 0
+    # to put back if a minibatch turns out to weigh nothing
+    params_before = params.copy() if sample_weight is not None else None
+    optimizer_before = copy.deepcopy(vars(optimizer)) if sample_weight is not None else None
 
     def state():
         # the model at this point, for callbacks that ask for it: copies,
@@ -391,6 +418,14 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
                 rows = np.ascontiguousarray(rows, dtype=np.intp)
             else:
                 rows = train_rows
+            if sample_weight is not None:
+                try:
+                    _check_minibatch_weights(sample_weight, rows, n_samples, batch_size,
+                                             n_iter + 1)
+                except WeightsSumToZero:
+                    params[...] = params_before
+                    vars(optimizer).update(optimizer_before)
+                    raise
             if optimizer.solver == "sgd":
                 runner.learning_rate = optimizer.learning_rate
             try:

@@ -14,6 +14,7 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+import sklearn.exceptions
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.datasets import load_digits, make_regression
 from sklearn.exceptions import ConvergenceWarning
@@ -559,3 +560,39 @@ def test_fit_stochastic_needs_no_estimator():
     for a, b in zip(result.coefs + result.intercepts, est.coefs_ + est.intercepts_,
                     strict=True):
         assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("solver", ["sgd", "adam"])
+def test_minibatch_weighing_nothing_raises_and_keeps_the_model(solver):
+    # rows 0-9 weigh 0: unshuffled, the first minibatch of 10 weighs nothing
+    sw = np.ones(X_REG.shape[0])
+    sw[:10] = 0
+    kw = dict(hidden_layer_sizes=(6,), solver=solver, batch_size=10, shuffle=False,
+              max_iter=3, random_state=0)
+    with pytest.raises(ZeroDivisionError, match="Weights sum to zero.*minibatch 1 of epoch 1"):
+        MLPRegressor(**kw).fit(X_REG, Y_REG, sample_weight=sw)
+    with pytest.raises(ZeroDivisionError):
+        SkMLPRegressor(**kw).fit(X_REG, Y_REG, sample_weight=sw)  # sklearn's type
+    # a fresh fit that fails leaves no fitted model behind
+    m = MLPRegressor(**kw)
+    with pytest.raises(ZeroDivisionError):
+        m.fit(X_REG, Y_REG, sample_weight=sw)
+    assert not hasattr(m, "coefs_")
+    with pytest.raises(sklearn.exceptions.NotFittedError):
+        m.predict(X_REG)
+    # partial_fit and warm_start: the weights and optimizer of before the call
+    m = MLPRegressor(**kw).fit(X_REG, Y_REG)
+    before = [w.copy() for w in m.coefs_ + m.intercepts_]
+    n_iter, curve = m.n_iter_, list(m.loss_curve_)
+    for call in (lambda: m.partial_fit(X_REG, Y_REG, sample_weight=sw),
+                 lambda: m.set_params(warm_start=True).fit(X_REG, Y_REG, sample_weight=sw)):
+        with pytest.raises(ZeroDivisionError):
+            call()
+        for a, b in zip(m.coefs_ + m.intercepts_, before):
+            assert_array_equal(a, b)
+        assert m.n_iter_ == n_iter and m.loss_curve_ == curve
+    # and it trains on as if nothing happened
+    ref = MLPRegressor(**kw).fit(X_REG, Y_REG)
+    ref.partial_fit(X_REG, Y_REG)
+    m.partial_fit(X_REG, Y_REG)
+    assert_same_weights(m, ref)
