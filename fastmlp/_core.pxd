@@ -5,21 +5,22 @@
 
 from fastmlp._typedefs cimport intp
 
-cdef enum:
-    MAX_LAYERS = 256  # layers including input and output; checked in Layout
+cimport numpy as cnp
 
 
+# The per-layer tables point into arrays the Layout owns (n_layers entries
+# each), so a network may have any number of layers.
 cdef struct NetSpec:
     int n_layers              # input, hidden..., output
-    int units[MAX_LAYERS]
-    intp coef_off[MAX_LAYERS]  # start of W_l (units[l] x units[l+1]) in the packed vector
-    intp int_off[MAX_LAYERS]   # start of b_l (units[l+1])
+    const int* units
+    const intp* coef_off      # start of W_l (units[l] x units[l+1]) in the packed vector
+    const intp* int_off       # start of b_l (units[l+1])
     intp n_coef               # coefficients come first: [0, n_coef)
     intp n_params
     int activation
     int output
     intp chunk                # rows per chunk (buffers are sized for it)
-    intp act_off[MAX_LAYERS]  # offset of layer l's chunk buffer in a thread's workspace
+    const intp* act_off       # offset of layer l's chunk buffer in a thread's workspace
     intp tmp_off              # backward temporary (chunk x max hidden width)
     intp xbuf_off             # gathered rows of dense X (chunk x n_features), or -1
     intp sg_off               # scratch of the narrow products, or -1 (none narrow)
@@ -49,6 +50,8 @@ cdef inline intp row_of(const DataSpec* d, intp r) noexcept nogil:
 
 cdef class Layout:
     cdef NetSpec spec
+    cdef cnp.ndarray tables            # (3, n_layers) intp: what spec's tables point into
+    cdef cnp.ndarray units_c           # (n_layers,) C int
     cdef readonly object units
     cdef readonly object coef_slices   # (start, end, shape) per layer
     cdef readonly object intercept_slices

@@ -39,8 +39,8 @@ cdef class Layout:
     """
     def __init__(self, units, int activation, int output, Py_ssize_t chunk, bint gather):
         units = [int(u) for u in units]
-        if not 2 <= len(units) <= MAX_LAYERS:
-            raise ValueError(f"a network needs 2 to {MAX_LAYERS} layers, got {len(units)}")
+        if len(units) < 2:
+            raise ValueError(f"a network needs at least 2 layers, got {len(units)}")
         if min(units) < 1:
             raise ValueError(f"every layer needs at least one unit, got {units}")
         if max(units) > 2**31 - 1 or chunk < 1 or chunk * max(units) > 2**31 - 1:
@@ -51,18 +51,26 @@ cdef class Layout:
         cdef NetSpec* s = &self.spec
         cdef int L = len(units) - 1, l
         cdef intp off = 0, max_hidden = 1
+        self.units_c = np.asarray(units, dtype=np.intc)
+        self.tables = np.zeros((3, L + 1), dtype=np.intp)
+        cdef intp[:, ::1] t = self.tables
+        cdef intp* coef_off = &t[0, 0]
+        cdef intp* int_off = &t[1, 0]
+        cdef intp* act_off = &t[2, 0]
+        s.units = <const int*> cnp.PyArray_DATA(self.units_c)
+        s.coef_off = coef_off
+        s.int_off = int_off
+        s.act_off = act_off
         s.n_layers = len(units)
         coef_slices = []
-        for l in range(L + 1):
-            s.units[l] = units[l]
         for l in range(L):
-            s.coef_off[l] = off
+            coef_off[l] = off
             coef_slices.append((off, off + units[l] * units[l + 1], (units[l], units[l + 1])))
             off += units[l] * units[l + 1]
         s.n_coef = off
         intercept_slices = []
         for l in range(L):
-            s.int_off[l] = off
+            int_off[l] = off
             intercept_slices.append((off, off + units[l + 1]))
             off += units[l + 1]
         s.n_params = off
@@ -72,9 +80,9 @@ cdef class Layout:
         s.output = output
         s.chunk = chunk
         off = 0
-        s.act_off[0] = -1
+        act_off[0] = -1
         for l in range(1, L + 1):
-            s.act_off[l] = off
+            act_off[l] = off
             off += chunk * units[l]
             if l < L and units[l] > max_hidden:
                 max_hidden = units[l]

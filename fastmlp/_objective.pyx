@@ -344,6 +344,8 @@ cdef class Workspace:
     def __init__(self, Layout layout, int n_threads, dtype, bint with_grad=True):
         if n_threads < 1:
             raise ValueError("n_threads must be >= 1")
+        if layout.spec.units == NULL:
+            raise ValueError("the Layout was not initialised")
         self.layout = layout
         self.n_threads = n_threads
         self.dtype = np.dtype(dtype)

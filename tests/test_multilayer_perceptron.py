@@ -737,3 +737,17 @@ def test_keyboard_interrupt_during_lbfgs_keeps_the_last_accepted_iterate():
     for a, b in zip(m.coefs_ + m.intercepts_, ref.coefs_ + ref.intercepts_):
         np.testing.assert_array_equal(a, b)
     assert m.loss_ == ref.loss_
+
+
+def test_hundreds_of_hidden_layers_as_sklearn():
+    # the layer tables are sized from the network (a fixed cap refused more
+    # than 254 hidden layers, which sklearn fits)
+    X, y = X_DENSE, TARGETS["squared_error"]
+    kw = dict(hidden_layer_sizes=(3,) * 300, activation="tanh", solver="lbfgs",
+              max_iter=3, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours = fastmlp.MLPRegressor(**kw).fit(X, y)
+        theirs = sk.MLPRegressor(**kw).fit(X, y)
+    assert len(ours.coefs_) == 301
+    np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-7, atol=1e-12)
