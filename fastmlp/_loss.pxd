@@ -8,7 +8,7 @@ from cython cimport floating
 from libc.math cimport INFINITY
 
 from fastmlp._typedefs cimport OUT_LOGISTIC, OUT_EXP
-from fastmlp._elementwise cimport f_exp, f_exp_neg, f_log, f_log1p
+from fastmlp._elementwise cimport f_exp, f_exp_neg, f_log
 
 
 cdef inline floating machine_eps(floating like) noexcept nogil:
@@ -44,24 +44,24 @@ cdef inline double softmax_row_loss(const floating* e, const floating* y, int k,
     return row_loss
 
 
-cdef inline floating output_loss(int out, floating z, floating y, floating log_eps,
-                                 floating log_1m_eps, double* row_loss) noexcept nogil:
+cdef inline floating output_loss(int out, floating z, floating y,
+                                 double* row_loss) noexcept nogil:
     """p = out(z) for an element-wise output (identity, logistic, exp); the
     element's loss is added to row_loss. Returns p (delta = p - y)."""
-    cdef floating e, p, lp, lq
+    cdef floating e, p, pc, eps
     if out == OUT_LOGISTIC:
-        # log p = min(z, 0) - log1p(e), log(1 - p) = min(-z, 0) - log1p(e)
         e = f_exp_neg(-z if z >= 0 else z)
         p = 1 / (1 + e) if z >= 0 else e / (1 + e)
-        lq = f_log1p(e)
-        lp = (0 if z >= 0 else z) - lq
-        lq = (-z if z >= 0 else 0) - lq
-        lp = clip_log(lp, log_eps, log_1m_eps)
-        lq = clip_log(lq, log_eps, log_1m_eps)
+        # sklearn's binary_log_loss: p clipped to [eps, 1 - eps] in the
+        # dtype, then log(p) and log(1 - p) of that rounded p. (log(1 - p)
+        # from min(-z, 0) - log1p(e) would be exact, but where p rounds to
+        # near 1 sklearn's loss, and its L-BFGS path, differ from it.)
+        eps = machine_eps(p)
+        pc = eps if p < eps else (1 - eps if p > 1 - eps else p)
         if y != 0:
-            row_loss[0] -= y * lp
+            row_loss[0] -= y * f_log(pc)
         if y != 1:
-            row_loss[0] -= (1 - y) * lq
+            row_loss[0] -= (1 - y) * f_log(1 - pc)
     elif out == OUT_EXP:
         p = f_exp(z)
         if y > 0:

@@ -174,8 +174,7 @@ cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
         wgt = SW[g] if SW != NULL else 1
         row_loss = 0
         for j in range(k):
-            p = output_loss(net.output, Z[i * k + j] + b[j], Y[g * k + j], log_eps,
-                            log_1m_eps, &row_loss)
+            p = output_loss(net.output, Z[i * k + j] + b[j], Y[g * k + j], &row_loss)
             dlt = (p - Y[g * k + j]) * wgt
             Z[i * k + j] = dlt
             gb[j] += dlt

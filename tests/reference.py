@@ -1,13 +1,14 @@
 """Independent NumPy reference of the MLP objective and its gradient.
 
 Written from the textbook definitions (not from fastmlp's code): full-batch
-forward pass, sklearn's clipped log-losses, and back-propagation. Squared
+forward pass, sklearn's clipped log-losses (the binary one from p rounded to
+the model's dtype, as sklearn's binary_log_loss), and back-propagation. Squared
 error is summed over outputs (fastmlp's consistent objective); for a single
 output this equals sklearn's.
 """
 
 import numpy as np
-from scipy.special import expit, logsumexp
+from scipy.special import expit, logsumexp, xlogy
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 OUTPUTS = ["identity", "logistic", "softmax", "exp"]
@@ -96,9 +97,11 @@ def loss_grad(params, units, X, Y, sw, alpha, activation, output, eps):
     if output == "softmax":
         per = -(Y * np.clip(logp, np.log(eps), np.log1p(-eps))).sum(1)
     elif output == "logistic":
-        lp = np.clip(-np.logaddexp(0, -Z), np.log(eps), np.log1p(-eps))
-        lq = np.clip(-np.logaddexp(0, Z), np.log(eps), np.log1p(-eps))
-        per = -(Y * lp + (1 - Y) * lq).sum(1)
+        # sklearn's binary_log_loss: p in the model's dtype (eps tells which),
+        # clipped to [eps, 1 - eps], then log(p) and log(1 - p) of that p
+        dtype = np.float32 if eps == np.finfo(np.float32).eps else np.float64
+        pc = np.clip(expit(Z).astype(dtype), dtype(eps), dtype(1 - eps))
+        per = -(xlogy(Y, pc) + xlogy(1 - Y, (1 - pc).astype(np.float64))).sum(1)
     elif output == "exp":
         ylogy = np.where(Y > 0, Y * np.log(np.where(Y > 0, Y, 1)), 0)
         per = (ylogy - Y * Z - Y + P).sum(1)

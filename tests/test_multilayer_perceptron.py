@@ -14,6 +14,7 @@ import scipy.sparse as sp
 import sklearn.neural_network as sk
 from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.base import clone
+from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
 from threadpoolctl import threadpool_limits
 
@@ -751,3 +752,22 @@ def test_hundreds_of_hidden_layers_as_sklearn():
         theirs = sk.MLPRegressor(**kw).fit(X, y)
     assert len(ours.coefs_) == 301
     np.testing.assert_allclose(ours.predict(X), theirs.predict(X), rtol=1e-7, atol=1e-12)
+
+
+@pytest.mark.parametrize("activation", ["identity", "relu", "tanh", "logistic"])
+def test_saturated_logistic_outputs_follow_sklearns_trajectory(activation):
+    # unscaled digits with a binary target saturate the logistic output: the
+    # log-loss is sklearn's, from p rounded and clipped in the dtype (it used
+    # to be the exact log(1 - p): loss_ 2e-6 and weights 9e-7 apart after 5
+    # L-BFGS iterations with identity hidden layers)
+    X, y = load_digits(return_X_y=True)
+    y = (y >= 5).astype(int)
+    for max_iter in (1, 5):
+        kw = dict(hidden_layer_sizes=(16,), activation=activation, solver="lbfgs",
+                  max_iter=max_iter, random_state=0)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", ConvergenceWarning)
+            ours = fastmlp.MLPClassifier(**kw).fit(X, y)
+            theirs = sk.MLPClassifier(**kw).fit(X, y)
+        assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-12)
+        assert_same_weights(ours, theirs, rtol=1e-11, floor="network")
