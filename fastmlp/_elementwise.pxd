@@ -7,7 +7,7 @@
 # DERIVATIVES are.
 
 from cython cimport floating
-from libc.math cimport exp, expf, log, logf, log1p, log1pf, INFINITY
+from libc.math cimport exp, expf, log, logf, log1p, log1pf, isfinite, INFINITY, NAN
 
 from fastmlp._typedefs cimport (
     intp, ACT_IDENTITY, ACT_LOGISTIC, ACT_TANH, ACT_RELU, OUT_LOGISTIC, OUT_SOFTMAX, OUT_EXP,
@@ -177,7 +177,10 @@ cdef inline void output_rows(int out, const floating* Z, const floating* b, floa
             for j in range(k):
                 z = Z[i * k + j] + b[j]
                 if out == OUT_LOGISTIC:
-                    z = f_expit(z)
+                    # an infinite pre-activation may be an overflow of terms
+                    # of both signs (inf - inf, which a fused multiply-add
+                    # keeps as inf): NaN, as sklearn gives, not a sure 0 or 1
+                    z = f_expit(z) if isfinite(z) else NAN
                 elif out == OUT_EXP:
                     z = f_exp(z)
                 o[i * k + j] = z

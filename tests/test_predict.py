@@ -261,3 +261,21 @@ def test_log_probabilities_reach_minus_inf_as_sklearns(binary, scale):
     np.testing.assert_allclose(ours[finite], theirs[finite], rtol=1e-9)
     if scale == 2000.0:
         assert np.isneginf(ours).any()
+
+
+@pytest.mark.parametrize("activation", ["relu", "identity"])
+@pytest.mark.parametrize("dtype, scale", [(np.float64, 1e200), (np.float32, 1e30)])
+def test_overflowing_outputs_give_nan_never_a_sure_answer(activation, dtype, scale):
+    # weights scaled until the output's terms overflow: sklearn's probabilities
+    # are NaN (inf - inf); fastmlp's fused products may sum such terms to
+    # +-inf, which used to become a confident 0 or 1 of arbitrary sign
+    X = (X_DIG / 16).astype(dtype)
+    est = _fit(MLPClassifier(hidden_layer_sizes=(16,), activation=activation,
+                             solver="adam", max_iter=3, random_state=0), X=X, y=Y_DIG >= 5)
+    est.coefs_ = [c * dtype(scale) for c in est.coefs_]
+    est.intercepts_ = [b * dtype(scale) for b in est.intercepts_]
+    with np.errstate(all="ignore"):
+        ours = est.predict_proba(X[:200])
+        theirs = est.to_sklearn().predict_proba(X[:200])
+    assert np.isnan(theirs).any()
+    assert not (np.isfinite(ours) & np.isnan(theirs)).any()
