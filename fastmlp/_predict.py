@@ -49,6 +49,15 @@ class _ModelCache:
         self.lock = threading.Lock()
         self.views = None  # (coefs_ list, intercepts_ list, packed) when they are views
 
+    def holds(self, coefs, intercepts):
+        """Whether coefs and intercepts are the views of the packed vector seen
+        last (their shapes were checked then)."""
+        views = self.views
+        return (views is not None and len(coefs) == len(views[0])
+                and len(intercepts) == len(views[1])
+                and all(a is b for a, b in zip(coefs, views[0]))
+                and all(a is b for a, b in zip(intercepts, views[1])))
+
     def layout(self, units, activation, out_activation, dtype):
         key = (units, activation, out_activation, dtype)
         layout = self.layouts.get(key)
@@ -95,11 +104,8 @@ def _check_X(est, X):
 def _packed_weights(cache, coefs, intercepts, dtype, n_params):
     """The packed parameter vector of dtype: the one coefs and intercepts are
     views of, or a new one packed from them."""
-    views = cache.views
-    if (views is not None and len(coefs) == len(views[0])
-            and all(a is b for a, b in zip(coefs, views[0]))
-            and all(a is b for a, b in zip(intercepts, views[1]))):
-        packed = views[2]
+    if cache.holds(coefs, intercepts):
+        packed = cache.views[2]
         if packed.dtype == dtype:
             return packed
         return packed.astype(dtype)
@@ -161,7 +167,9 @@ def forward(est, X, check_input=True):
     if check_input:
         X = _check_X(est, X)
     coefs, intercepts = est.coefs_, est.intercepts_
-    _check_weights(coefs, intercepts)
+    cache = _cache(est)
+    if not cache.holds(coefs, intercepts):
+        _check_weights(coefs, intercepts)
     param_dtype = np.result_type(*coefs, *intercepts)
     dtype = np.result_type(X.dtype, param_dtype)
     if dtype not in (np.float32, np.float64):
@@ -174,7 +182,6 @@ def forward(est, X, check_input=True):
     out = np.empty((n, units[-1]), dtype=dtype)
     if n == 0:
         return out
-    cache = _cache(est)
     layout = cache.layout(units, est.activation, est.out_activation_, dtype)
     params = _packed_weights(cache, coefs, intercepts, dtype, layout.n_params)
     data = make_dataset(as_kernel_input(X, dtype), None, None, dtype)
