@@ -248,15 +248,18 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             else:
                 self._fit_lbfgs(Xk, Y, sample_weight, layer_units, progress)
 
+        self._check_weights_finite()
+        if progress is not None:
+            progress.finish()
+        return self
+
+    def _check_weights_finite(self):
         for w in self.coefs_ + self.intercepts_:
             if not np.isfinite(w).all():
                 raise ValueError(
                     "Solver produced non-finite parameter weights. The input data may"
                     " contain large values and need to be preprocessed."
                 )
-        if progress is not None:
-            progress.finish()
-        return self
 
     def _fit_lbfgs(self, Xk, Y, sample_weight, layer_units, progress=None):
         dtype = Y.dtype
@@ -266,11 +269,21 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         sw_sum = Y.shape[0] if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
         if not sw_sum > 0:
             raise ValueError("The sample weights must sum to a positive number.")
+        alpha = self.alpha
+
+        def loss_grad(params, grad):
+            return ws.loss_grad(params, grad, data, alpha, sw_sum)
+
+        self._run_lbfgs(loss_grad, layout, dtype, progress)
+
+    def _run_lbfgs(self, loss_grad, layout, dtype, progress=None):
+        """L-BFGS from the current weights over the objective loss_grad
+        (fit_lbfgs's; shared by the in-memory fit and the Dask one)."""
         x0 = pack(self.coefs_, self.intercepts_, np.float64)
         on_iteration = callback_bridge(progress, x0, layout, dtype)
         try:
             result = fit_lbfgs(
-                ws, data, x0, alpha=self.alpha, sw_sum=sw_sum, max_iter=self.max_iter,
+                loss_grad, x0, dtype=dtype, max_iter=self.max_iter,
                 max_fun=self.max_fun, tol=self.tol, verbose=self.verbose,
                 on_iteration=on_iteration,
             )

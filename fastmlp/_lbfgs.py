@@ -56,11 +56,13 @@ def _warn_if_not_converged(result, max_iter):
     return n_iter
 
 
-def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose,
+def fit_lbfgs(loss_grad, x0, *, dtype, max_iter, max_fun, tol, verbose,
               on_iteration=None):
     """Minimise the MLP objective from x0 (float64, packed) with L-BFGS-B.
 
-    ws: a kernels.Workspace; data: a kernels.Dataset of the same dtype.
+    loss_grad(params, grad): the objective at params (packed, of dtype), its
+    gradient written into grad (of dtype); in memory one Workspace.loss_grad
+    call, on Dask a sum over partitions (fastmlp._dask).
     on_iteration: None, or called as on_iteration(x, n_iter, loss) after each
     iteration (x: scipy's iterate, valid during the call); a true return
     stops the minimisation there (scipy's StopIteration), without a
@@ -68,13 +70,13 @@ def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose,
     Returns the final packed parameters (float64), loss, iterations and the
     loss after every iteration.
     """
-    dtype = ws.dtype
+    dtype = np.dtype(dtype)
     n_params = x0.shape[0]
     grad = np.empty(n_params, dtype=dtype)
     if dtype == np.float64:
 
         def fun(x):
-            return ws.loss_grad(x, grad, data, alpha, sw_sum), grad
+            return loss_grad(x, grad), grad
 
     else:
         # float32 data trains in float32: scipy's iterate is cast in, the
@@ -84,7 +86,7 @@ def fit_lbfgs(ws, data, x0, *, alpha, sw_sum, max_iter, max_fun, tol, verbose,
 
         def fun(x):
             x32[...] = x
-            loss = ws.loss_grad(x32, grad, data, alpha, sw_sum)
+            loss = loss_grad(x32, grad)
             grad64[...] = grad
             return loss, grad64
 
