@@ -19,6 +19,8 @@ from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from fastmlp._callbacks import CallbackSupportMixin, FitProgress, with_callbacks
+from fastmlp._dask import any_dask
+from fastmlp._dask import fit as fit_dask
 from fastmlp._interop import from_sklearn, to_sklearn
 from fastmlp._lbfgs import LbfgsInterrupted, callback_bridge, fit_lbfgs
 from fastmlp._network import (
@@ -189,6 +191,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             The fitted model.
         """
         self._validate_params()
+        if any_dask(X, y, sample_weight):
+            return fit_dask(self, X, y, sample_weight)
         return self._fit(
             X, y, sample_weight=sample_weight, incremental=False,
             callback_data=(X, y, sample_weight),

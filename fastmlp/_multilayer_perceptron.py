@@ -20,6 +20,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from fastmlp._base import BaseMultilayerPerceptron, FastmlpVersionWarning
 from fastmlp._callbacks import with_callbacks
+from fastmlp import _dask
 from fastmlp._sample_weight import with_class_weight
 
 __all__ = [
@@ -114,6 +115,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             The fitted model.
         """
         self._validate_params()
+        if _dask.any_dask(X, y, sample_weight):
+            # class weights on the cluster, with the labels (fastmlp._dask)
+            return _dask.fit(self, X, y, sample_weight)
         weights = with_class_weight(self.class_weight, y, sample_weight)
         return self._fit(
             X, y, sample_weight=weights, incremental=False,
@@ -172,9 +176,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         Returns
         -------
         y : ndarray, shape (n_samples,) or (n_samples, n_classes)
-            The predicted classes.
+            The predicted classes (a lazy Dask array for Dask input).
         """
         check_is_fitted(self)
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict")
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
@@ -192,6 +198,13 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             threshold = (lb.pos_label + lb.neg_label) / 2.0
             return lb.classes_[(y_pred > threshold).astype(np.intp)]
         return lb.inverse_transform(y_pred)
+
+    def score(self, X, y, sample_weight=None):
+        """Mean accuracy on the given test data and labels (sklearn's
+        ClassifierMixin.score); on Dask input computed on the cluster."""
+        if _dask.any_dask(X, y, sample_weight):
+            return _dask.score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def _score(self, X, y, sample_weight=None):
         from sklearn.metrics import accuracy_score
@@ -237,6 +250,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
     def predict_log_proba(self, X):
         """Return the log of probability estimates, shape (n_samples, n_classes)."""
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict_log_proba")
         y_prob = self.predict_proba(X)
         return np.log(y_prob, out=y_prob)
 
@@ -244,6 +259,8 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         """Probability estimates, shape (n_samples, n_classes), classes ordered
         as in `classes_`."""
         check_is_fitted(self)
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict_proba")
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
@@ -332,8 +349,11 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         Returns
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
+            (a lazy Dask array for Dask input)
         """
         check_is_fitted(self)
+        if _dask.is_dask(X):
+            return _dask.predict(self, X, "predict")
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
@@ -366,6 +386,13 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             Trained MLP model.
         """
         return self._fit(X, y, sample_weight=sample_weight, incremental=True)
+
+    def score(self, X, y, sample_weight=None):
+        """R^2 of the prediction (sklearn's RegressorMixin.score); on Dask
+        input computed on the cluster."""
+        if _dask.any_dask(X, y, sample_weight):
+            return _dask.score(self, X, y, sample_weight)
+        return super().score(X, y, sample_weight=sample_weight)
 
     def _score(self, X, y, sample_weight=None):
         from sklearn.metrics import r2_score

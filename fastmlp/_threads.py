@@ -9,6 +9,7 @@ threads while other processes hold the cores, is compiled
 
 import functools
 import os
+import sys
 import threading
 
 from joblib import cpu_count
@@ -79,6 +80,11 @@ def effective_n_threads():
     n = omp_max_threads()
     if not os.getenv("OMP_NUM_THREADS"):
         n = min(n, _physical_cores())
+    worker_threads = _dask_worker_nthreads()
+    if worker_threads is not None:
+        # a task on a Dask worker (a search's fit under joblib's "dask"
+        # backend): no more threads than the worker was given
+        n = min(n, worker_threads)
     n = max(1, n)
     _team_may_run = _team_may_run or n > 1
     return n
@@ -88,6 +94,40 @@ def effective_n_threads():
 def _physical_cores():
     # joblib reads /proc and /sys for it: once per process, not once per predict
     return cpu_count(only_physical_cores=True)
+
+
+def _dask_worker_nthreads():
+    """The threads of the dask.distributed worker running this task, or None
+    outside one (distributed not even imported: no worker)."""
+    if "distributed" not in sys.modules:
+        return None
+    from distributed import get_worker
+
+    try:
+        return get_worker().state.nthreads
+    except ValueError:
+        return None
+
+
+def dask_worker_threads():
+    """The threads a Dask task's worker has: the dask.distributed worker's
+    threads, or this process's OpenMP threads on dask's local schedulers."""
+    n = _dask_worker_nthreads()
+    return effective_n_threads() if n is None else n
+
+
+def dask_task_threads(worker_threads, n_tasks, n_rows, n_params):
+    """OpenMP threads for one Dask task over n_rows rows (loss + gradient) on
+    a worker with worker_threads threads, among n_tasks such tasks: the worker
+    may run min(worker_threads, n_tasks) of them at once, and each gets an
+    equal share of its threads (1 when it runs as many tasks as it has
+    threads), so the tasks running at once never exceed the worker's threads.
+    Small partitions get fewer, as threads_for_rows gives them."""
+    at_once = max(1, min(worker_threads, n_tasks))
+    share = max(1, worker_threads // at_once)
+    if n_rows * n_params < MIN_PARALLEL_WORK:
+        return 1
+    return max(1, min(share, -(-n_rows // MIN_ROWS_PER_THREAD)))
 
 
 def threads_for_rows(n_rows, n_params, forward_only=False):

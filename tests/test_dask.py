@@ -1,0 +1,456 @@
+"""Dask input (fastmlp._dask): fit, predict and score on Dask arrays and
+DataFrames, on a real dask.distributed LocalCluster with process workers and
+on dask's local threaded scheduler, against the in-memory estimators."""
+
+import copy
+import os
+import signal
+import subprocess
+import sys
+import warnings
+
+import dask
+import dask.array as da
+import dask.dataframe as dd
+import numpy as np
+import pandas
+import pytest
+import scipy.sparse as sp
+from distributed import Client, LocalCluster
+from sklearn.exceptions import ConvergenceWarning
+
+from fastmlp import MLPClassifier, MLPRegressor, _dask
+from fastmlp._network import make_dataset, make_layout, make_workspace, pack
+from fastmlp._threads import effective_n_threads
+
+# uneven partitions, one of them empty
+CHUNKS = (130, 170, 0, 150, 150)
+N = sum(CHUNKS)
+LBFGS = dict(solver="lbfgs", hidden_layer_sizes=(12, 7), max_iter=10, tol=0.0,
+             random_state=0, activation="tanh")
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    # the workers' environment asks for 4 OpenMP threads: fastmlp must still
+    # use no more threads than a worker has (1)
+    with dask.config.set({"distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": "4"}):
+        cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                               dashboard_address=None)
+    client = Client(cluster, set_as_default=False)
+    yield client
+    client.close()
+    cluster.close()
+
+
+@pytest.fixture(params=["cluster", "threads"])
+def scheduler(request):
+    """The LocalCluster's client as the current one, or dask's local threaded
+    scheduler (no client)."""
+    if request.param == "threads":
+        with dask.config.set(scheduler="threads"):
+            yield None
+    else:
+        client = request.getfixturevalue("cluster")
+        with client.as_current():
+            yield client
+
+
+@pytest.fixture
+def client(cluster):
+    with cluster.as_current():
+        yield cluster
+
+
+def _data(kind, dtype=np.float64, seed=0):
+    rng = np.random.RandomState(seed)
+    X = rng.standard_normal((N, 6)).astype(dtype)
+    w = rng.standard_normal((6, 3))
+    z = X @ w
+    if kind == "binary":
+        y = np.where(z[:, 0] > 0, "yes", "no")
+    elif kind == "multiclass":
+        y = np.argmax(z, axis=1) + 3
+    elif kind == "multilabel":
+        y = (z > 0).astype(int)
+    elif kind == "regression":
+        y = z[:, 0] + 0.1 * rng.standard_normal(N)
+    else:  # multi-output regression
+        y = z[:, :2] + 0.1 * rng.standard_normal((N, 2))
+    return X, y
+
+
+def _dask_arrays(X, y, sw=None, chunks=CHUNKS):
+    Xd = da.from_array(X, chunks=(chunks, X.shape[1]))
+    yd = da.from_array(y, chunks=(chunks,) + y.shape[1:])
+    swd = None if sw is None else da.from_array(sw, chunks=(chunks,))
+    return Xd, yd, swd
+
+
+def _rel(a, b):
+    return np.max(np.abs(a - b)) / np.max(np.abs(a))
+
+
+def _assert_same_weights(ref, est, rtol):
+    assert len(ref.coefs_) == len(est.coefs_)
+    for a, b in zip(ref.coefs_ + ref.intercepts_, est.coefs_ + est.intercepts_):
+        assert type(b) is np.ndarray and b.shape == a.shape
+        assert _rel(a, b) <= rtol, _rel(a, b)
+
+
+def _fit_quietly(est, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        return est.fit(*args, **kwargs)
+
+
+CASES = [
+    ("binary", MLPClassifier, {}),
+    ("multiclass", MLPClassifier, {}),
+    ("multilabel", MLPClassifier, {}),
+    ("regression", MLPRegressor, {}),
+    ("multioutput", MLPRegressor, {}),
+    ("multiclass", MLPClassifier, {"class_weight": "balanced"}),
+    ("binary", MLPClassifier, {"class_weight": {"yes": 3.0}}),
+]
+
+
+@pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "sample_weight"])
+@pytest.mark.parametrize("kind, cls, extra", CASES,
+                         ids=[f"{k}-{c.__name__}-{list(e)}" for k, c, e in CASES])
+def test_lbfgs_fit_equals_in_memory_fit(scheduler, kind, cls, extra, weighted):
+    X, y = _data(kind)
+    sw = np.random.RandomState(1).uniform(0.2, 2.0, N) if weighted else None
+    ref = _fit_quietly(cls(**LBFGS, **extra), X, y, sample_weight=sw)
+    est = _fit_quietly(cls(**LBFGS, **extra), *_dask_arrays(X, y, sw))
+    assert est.n_iter_ == ref.n_iter_ == 10
+    _assert_same_weights(ref, est, 1e-8)
+    assert abs(est.loss_ - ref.loss_) <= 1e-10 * abs(ref.loss_)
+    np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-10)
+    if cls is MLPClassifier:
+        np.testing.assert_array_equal(est.classes_, ref.classes_)
+        assert est._label_binarizer.y_type_ == ref._label_binarizer.y_type_
+    assert est.out_activation_ == ref.out_activation_
+    assert est.n_features_in_ == 6 and est.n_outputs_ == ref.n_outputs_
+    # a plain model: predicts on NumPy input
+    np.testing.assert_array_equal(est.predict(X[:50]).shape, ref.predict(X[:50]).shape)
+
+
+@pytest.mark.parametrize("kind, cls", [("multiclass", MLPClassifier),
+                                       ("multioutput", MLPRegressor)])
+def test_lbfgs_float32(client, kind, cls):
+    """float32 data evaluates in float32 on the workers, as in memory. The
+    partitions' sums round differently from the in-memory threads' sums (in
+    float32), so the fits agree to float32's precision, not bitwise."""
+    X, y = _data(kind, np.float32)
+    ref = _fit_quietly(cls(**LBFGS), X, y)
+    est = _fit_quietly(cls(**LBFGS), *_dask_arrays(X, y))
+    assert est.n_iter_ == ref.n_iter_ == 10
+    _assert_same_weights(ref, est, 1e-4)
+    # and the objective itself to float32 rounding, at the same point
+    data = _dask._prepare(est, *_dask_arrays(X, y), first_pass=False)
+    units = [6, 12, 7, ref.n_outputs_]
+    layout = make_layout(units, "tanh", ref.out_activation_, np.float32)
+    spec = (tuple(units), "tanh", ref.out_activation_, np.dtype(np.float32).str)
+    objective = _dask.DaskObjective(data, layout, spec, 1e-4, client)
+    p = pack(ref.coefs_, ref.intercepts_, np.float32)
+    g = np.empty_like(p)
+    loss = objective(p, g)
+    Y = np.asarray(ref._label_binarizer.transform(y) if cls is MLPClassifier else y,
+                   dtype=np.float32)
+    ws = make_workspace(layout, np.float32, N)
+    g_ref = np.empty_like(p)
+    loss_ref = ws.loss_grad(p, g_ref, make_dataset(X, Y, None, np.float32), 1e-4, float(N))
+    assert abs(loss - loss_ref) <= 1e-5 * abs(loss_ref)
+    assert _rel(g_ref, g) <= 1e-4
+    objective.close()
+
+
+def test_objective_is_the_in_memory_objective(client):
+    """The client's sum of the partitions' unnormalised sums, plus the L2 term,
+    over the weight sum, is Workspace.loss_grad over all rows (float64)."""
+    X, y = _data("multiclass")
+    sw = np.random.RandomState(2).uniform(0.1, 3.0, N)
+    est = MLPClassifier(**LBFGS, alpha=0.3)
+    data = _dask._prepare(est, *_dask_arrays(X, y, sw), first_pass=True)
+    units = [6, 12, 7, 3]
+    layout = make_layout(units, "tanh", "softmax", np.float64)
+    spec = (tuple(units), "tanh", "softmax", np.dtype(np.float64).str)
+    objective = _dask.DaskObjective(data, layout, spec, 0.3, client)
+    p = np.random.RandomState(3).standard_normal(layout.n_params)
+    g = np.empty_like(p)
+    loss = objective(p, g)
+    Y = est._label_binarizer.transform(y).astype(np.float64)
+    ws = make_workspace(layout, np.float64, N)
+    g_ref = np.empty_like(p)
+    loss_ref = ws.loss_grad(p, g_ref, make_dataset(X, Y, sw, np.float64), 0.3, sw.sum())
+    assert abs(loss - loss_ref) <= 1e-12 * abs(loss_ref)
+    assert _rel(g_ref, g) <= 1e-12
+    objective.close()
+
+
+def _cache_sizes(client):
+    return client.run(lambda: {k[1:]: id(v[1]) for k, v in _dask._WORKSPACES.items()})
+
+
+def test_workers_reuse_one_workspace_per_thread(client, monkeypatch):
+    """Five partitions, many evaluations: each worker (one thread) makes one
+    Workspace on its first evaluation and keeps it; the fit's end drops it."""
+    X, y = _data("binary")
+    seen = []
+    call = _dask.DaskObjective.__call__
+
+    def spying(self, params, grad):
+        out = call(self, params, grad)
+        seen.append(_cache_sizes(client))
+        return out
+
+    monkeypatch.setattr(_dask.DaskObjective, "__call__", spying)
+    _fit_quietly(MLPClassifier(**LBFGS), *_dask_arrays(X, y))
+    assert len(seen) > 10
+    for snapshot in seen:
+        assert snapshot == seen[0]
+    # both workers ran tasks, each with one Workspace (one thread)
+    assert len(seen[0]) == 2 and all(len(v) == 1 for v in seen[0].values())
+    assert all(not v for v in _cache_sizes(client).values())
+
+
+def test_same_weights_on_1_2_and_3_workers(client):
+    X, y = _data("multiclass")
+    Xd, yd, _ = _dask_arrays(X, y)
+    fits = {}
+    cluster = client.cluster
+    for n_workers in (2, 3, 1):
+        cluster.scale(n_workers)
+        client.wait_for_workers(n_workers)
+        while len(client.scheduler_info(n_workers=-1)["workers"]) != n_workers:
+            client.wait_for_workers(n_workers, timeout=10)
+        fits[n_workers] = _fit_quietly(MLPClassifier(**LBFGS), Xd, yd)
+    cluster.scale(2)
+    client.wait_for_workers(2)
+    # one OpenMP thread per partition everywhere: the same sums, bit for bit
+    for n in (1, 3):
+        for a, b in zip(fits[2].coefs_ + fits[2].intercepts_,
+                        fits[n].coefs_ + fits[n].intercepts_):
+            np.testing.assert_array_equal(a, b)
+    with dask.config.set(scheduler="sync"):
+        local = _fit_quietly(MLPClassifier(**LBFGS), Xd, yd)
+    _assert_same_weights(fits[2], local, 1e-12)
+
+
+def test_dataframe_input_and_feature_names(scheduler):
+    X, y = _data("multiclass")
+    df = pandas.DataFrame(X, columns=[f"f{i}" for i in range(6)])
+    ref = _fit_quietly(MLPClassifier(**LBFGS), df, y)
+    ddf = dd.from_pandas(df, npartitions=4)
+    ys = dd.from_pandas(pandas.Series(y), npartitions=4)
+    est = _fit_quietly(MLPClassifier(**LBFGS), ddf, ys)
+    np.testing.assert_array_equal(est.feature_names_in_, ref.feature_names_in_)
+    _assert_same_weights(ref, est, 1e-8)
+    proba = est.predict_proba(ddf)
+    assert isinstance(proba, da.Array)
+    np.testing.assert_allclose(proba.compute(), ref.predict_proba(df), rtol=1e-7, atol=1e-12)
+    assert est.score(ddf, ys) == pytest.approx(ref.score(df, y), abs=1e-12)
+    renamed = dd.from_pandas(df.rename(columns={"f0": "g0"}), npartitions=2)
+    with pytest.raises(ValueError, match="feature names"):
+        est.predict(renamed)
+
+
+def test_misaligned_partitions_are_rechunked(scheduler):
+    X, y = _data("regression")
+    ref = _fit_quietly(MLPRegressor(**LBFGS), X, y)
+    Xd = da.from_array(X, chunks=(150, 3))  # columns split as well
+    yd = da.from_array(y, chunks=200)
+    est = _fit_quietly(MLPRegressor(**LBFGS), Xd, yd)
+    _assert_same_weights(ref, est, 1e-8)
+    # y in memory with X on Dask
+    est = _fit_quietly(MLPRegressor(**LBFGS), Xd, y)
+    _assert_same_weights(ref, est, 1e-8)
+    with pytest.raises(ValueError, match="inconsistent numbers of samples: \\[600, 599\\]"):
+        MLPRegressor(**LBFGS).fit(Xd, yd[:-1])
+
+
+def test_sparse_chunks_train_without_densifying(scheduler):
+    X, y = _data("binary")
+    X[np.abs(X) < 1.0] = 0.0
+    Xs = sp.csr_matrix(X)
+    ref = _fit_quietly(MLPClassifier(**LBFGS), Xs, y)
+    Xd = da.from_array(Xs, chunks=(150, 6), asarray=False)
+    assert sp.issparse(Xd._meta)
+    est = _fit_quietly(MLPClassifier(**LBFGS), Xd, da.from_array(y, chunks=150))
+    _assert_same_weights(ref, est, 1e-8)
+    pred = est.predict(Xd)
+    np.testing.assert_array_equal(pred.compute(), ref.predict(Xs))
+
+
+@pytest.mark.parametrize("where, bad", [("X", np.nan), ("X", np.inf), ("y", np.nan),
+                                        ("sample_weight", np.inf)])
+def test_nan_in_one_partition_raises_as_in_memory(scheduler, monkeypatch, where, bad):
+    X, y = _data("regression")
+    sw = np.ones(N)
+    {"X": X, "y": y, "sample_weight": sw}[where][460] = bad  # the 4th partition
+    with pytest.raises(ValueError) as in_memory:
+        MLPRegressor(**LBFGS).fit(X, y, sample_weight=sw)
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("training began")
+
+    monkeypatch.setattr(_dask, "DaskObjective", no_training)
+    with pytest.raises(ValueError) as on_dask:
+        MLPRegressor(**LBFGS).fit(*_dask_arrays(X, y, sw))
+    assert str(on_dask.value) == str(in_memory.value)
+
+
+@pytest.mark.parametrize("kind, cls", [("binary", MLPClassifier),
+                                       ("multiclass", MLPClassifier),
+                                       ("multilabel", MLPClassifier),
+                                       ("regression", MLPRegressor),
+                                       ("multioutput", MLPRegressor)])
+def test_predict_is_lazy_and_blockwise(scheduler, kind, cls):
+    X, y = _data(kind)
+    est = _fit_quietly(cls(**LBFGS), X, y)
+    Xd, yd, _ = _dask_arrays(X, y)
+    methods = ["predict"] + (["predict_proba", "predict_log_proba"]
+                             if cls is MLPClassifier else [])
+    for method in methods:
+        out = getattr(est, method)(Xd)
+        assert isinstance(out, da.Array)
+        assert out.chunks[0] == CHUNKS  # the empty partition included
+        expected = getattr(est, method)(X)
+        assert out.shape == expected.shape and out.dtype == expected.dtype
+        got = out.compute()
+        if method == "predict":
+            np.testing.assert_array_equal(got, expected)
+        else:
+            np.testing.assert_allclose(got, expected, rtol=1e-12, atol=1e-300)
+    sw = np.random.RandomState(4).uniform(0.5, 1.5, N)
+    for weights in (None, sw):
+        expected = est.score(X, y, sample_weight=weights)
+        got = est.score(Xd, yd, sample_weight=None if weights is None
+                        else da.from_array(weights, chunks=100))
+        assert type(got) is float
+        assert got == pytest.approx(expected, abs=1e-12)
+
+
+@pytest.mark.parametrize("solver, extra", [("adam", {}),
+                                           ("sgd", {"learning_rate": "invscaling"})])
+def test_stochastic_equals_partial_fit_over_the_blocks(scheduler, solver, extra):
+    """sgd/adam on Dask: the model travels through the blocks; its weights are
+    those of partial_fit over the same blocks in the same order, one
+    RandomState driving both."""
+    X, y = _data("multiclass")
+    kw = dict(solver=solver, hidden_layer_sizes=(9,), max_iter=4, tol=0.0,
+              batch_size=64, learning_rate_init=0.01, **extra)
+    est = _fit_quietly(MLPClassifier(**kw, random_state=np.random.RandomState(5)),
+                       *_dask_arrays(X, y))
+    rs = np.random.RandomState(5)
+    ref = MLPClassifier(**kw, random_state=rs)
+    starts = np.cumsum((0,) + CHUNKS)
+    blocks = [slice(a, b) for a, b in zip(starts[:-1], starts[1:])]
+    losses = []
+    for _ in range(4):
+        order = rs.permutation(len(blocks))
+        rows, loss = 0, 0.0
+        for b in order:
+            if blocks[b].stop > blocks[b].start:
+                ref.partial_fit(X[blocks[b]], y[blocks[b]], classes=np.unique(y))
+                n = blocks[b].stop - blocks[b].start
+                rows, loss = rows + n, loss + ref.loss_ * n
+        losses.append(loss / rows)
+    _assert_same_weights(ref, est, 1e-12)
+    assert est.n_iter_ == 4 and est.t_ == ref.t_ == 4 * N
+    np.testing.assert_allclose(est.loss_curve_, losses, rtol=1e-12)
+    np.testing.assert_array_equal(est.predict(X), ref.predict(X))
+
+
+def test_stochastic_early_stopping_holds_out_blocks(client):
+    X, y = _data("multiclass")
+    Xd, yd, _ = _dask_arrays(X, y, chunks=(100,) * 6)
+    est = _fit_quietly(MLPClassifier(solver="adam", hidden_layer_sizes=(9,), max_iter=40,
+                                     early_stopping=True, validation_fraction=0.34,
+                                     n_iter_no_change=2, tol=0.01, learning_rate_init=0.02,
+                                     random_state=0), Xd, yd)
+    assert len(est.validation_scores_) == est.n_iter_ == len(est.loss_curve_)
+    assert est.n_iter_ < 40  # it stopped: no gain of 0.01 in 3 epochs
+    assert est.best_validation_score_ == max(est.validation_scores_)
+    # the held-out blocks: the first draws of the fit's RandomState; the
+    # model keeps the weights of the best validation score
+    held_out = np.sort(np.random.RandomState(0).permutation(6)[:2])
+    rows = np.concatenate([np.arange(100 * b, 100 * b + 100) for b in held_out])
+    assert est.score(X[rows], y[rows]) == est.best_validation_score_
+
+
+def test_grid_search_on_the_cluster(client):
+    import joblib
+    from sklearn.model_selection import GridSearchCV
+
+    X, y = _data("multiclass")
+    grid = {"alpha": [1e-4, 1e-1], "hidden_layer_sizes": [(5,), (9,)]}
+    model = MLPClassifier(solver="lbfgs", max_iter=30, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        serial = GridSearchCV(model, grid, cv=3).fit(X, y)
+        with joblib.parallel_backend("dask"):
+            searched = GridSearchCV(model, grid, cv=3, n_jobs=-1).fit(X, y)
+    np.testing.assert_allclose(searched.cv_results_["mean_test_score"],
+                               serial.cv_results_["mean_test_score"], atol=1e-12)
+    # a fit on a worker asks for no more OpenMP threads than the worker has
+    # (1), although the workers' OMP_NUM_THREADS asks for 4
+    assert client.run(lambda: os.environ["OMP_NUM_THREADS"]) == {
+        w: "4" for w in client.scheduler_info()["workers"]}
+    assert client.submit(effective_n_threads, pure=False).result() == 1
+
+
+def test_a_worker_killed_mid_fit(client, monkeypatch):
+    """The lost partitions are recomputed from the graph: the fit ends with
+    the same weights as an undisturbed one, never with partial sums."""
+    X, y = _data("multiclass")
+    Xd, yd, _ = _dask_arrays(X, y)
+    undisturbed = _fit_quietly(MLPClassifier(**LBFGS), Xd, yd)
+    call = _dask.DaskObjective.__call__
+    killed = []
+
+    def killing(self, params, grad):
+        if self.n_evaluations == 3 and not killed:
+            pid = list(client.run(os.getpid).values())[0]
+            os.kill(pid, signal.SIGKILL)
+            killed.append(pid)
+        return call(self, params, grad)
+
+    monkeypatch.setattr(_dask.DaskObjective, "__call__", killing)
+    est = _fit_quietly(MLPClassifier(**LBFGS), Xd, yd)
+    assert killed
+    for a, b in zip(undisturbed.coefs_ + undisturbed.intercepts_,
+                    est.coefs_ + est.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    client.wait_for_workers(2)
+
+
+def test_workers_must_run_the_clients_version(client, monkeypatch):
+    X, y = _data("binary")
+    monkeypatch.setattr(_dask, "__version__", "0.0.0-other")
+    with pytest.raises(RuntimeError, match="must run the client's fastmlp 0.0.0-other"):
+        MLPClassifier(**LBFGS).fit(*_dask_arrays(X, y))
+
+
+def test_fitted_model_is_plain():
+    import pickle
+
+    X, y = _data("binary")
+    with dask.config.set(scheduler="threads"):
+        est = _fit_quietly(MLPClassifier(**LBFGS), *_dask_arrays(X, y))
+    again = pickle.loads(pickle.dumps(est))
+    np.testing.assert_array_equal(again.predict_proba(X), est.predict_proba(X))
+    np.testing.assert_allclose(est.to_sklearn().predict_proba(X), est.predict_proba(X),
+                               rtol=1e-10)
+    assert all(type(c) is np.ndarray for c in est.coefs_)
+    copy.deepcopy(est)
+
+
+def test_import_does_not_import_dask():
+    code = ("import sys, numpy as np, fastmlp; "
+            "fastmlp.MLPClassifier(max_iter=5).fit(np.eye(4), [0, 1, 0, 1]); "
+            "assert not [m for m in sys.modules if m.split('.')[0] in "
+            "('dask', 'distributed')], 'dask imported'")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
