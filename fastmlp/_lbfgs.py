@@ -51,8 +51,9 @@ def _warn_if_not_converged(result, max_iter):
             "\nYou might also want to scale the data as shown in:\n"
             "    https://scikit-learn.org/stable/modules/preprocessing.html"
         )
-        # pointing past this helper, fit_lbfgs and the estimator's _fit_lbfgs
-        warnings.warn(msg, ConvergenceWarning, stacklevel=4)
+        # pointing past this helper, fit_lbfgs, the estimator's _run_lbfgs and
+        # _fit_lbfgs (or fastmlp._dask.fit)
+        warnings.warn(msg, ConvergenceWarning, stacklevel=5)
     return n_iter
 
 
