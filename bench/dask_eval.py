@@ -1,0 +1,143 @@
+"""Time of one L-BFGS loss+gradient evaluation: Dask against in memory.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python bench/dask_eval.py
+    python bench/dask_eval.py --rows 20000 --repeats 5     # a quick look
+
+The data (rows x features float64, standard normal; 10 classes) is generated
+on a dask.distributed LocalCluster of `--workers` process workers with one
+thread each, in `--partitions` partitions; the same rows are gathered to this
+process for the in-memory side. Measured, each in its own block of repeats
+(OpenMP and BLAS threads keep spinning after their work, so interleaving
+would distort both sides):
+
+1. in memory, Workspace.loss_grad over all rows on `--threads` threads (what
+   MLPClassifier(solver="lbfgs").fit runs per evaluation), and on 1 thread
+   (the per-row kernel time of a one-thread worker);
+2. on Dask, fastmlp._dask.DaskObjective (what fit runs per evaluation:
+   parameters scattered, one task per partition, sums gathered and added);
+3. the overhead alone: the same network on 2 partitions of 8 rows each, so
+   the evaluation is scheduling, the parameters' transfer and the gradients'
+   return.
+
+Prints the machine (CPU, BLAS) and the median, min and max of each.
+"""
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from machine import blas_summary, describe  # noqa: E402
+
+
+def _times(fn, repeats):
+    fn()  # warm-up: workspaces, OpenMP team, first transfers
+    out = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        out.append(time.perf_counter() - t0)
+    return out
+
+
+def _summary(name, times):
+    med = statistics.median(times)
+    print(f"{name:<46} median {med * 1e3:9.2f} ms   min {min(times) * 1e3:9.2f}   "
+          f"max {max(times) * 1e3:9.2f}   (n={len(times)})")
+    return {"median_s": med, "min_s": min(times), "max_s": max(times), "n": len(times)}
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rows", type=int, default=200000)
+    parser.add_argument("--features", type=int, default=784)
+    parser.add_argument("--hidden", type=int, default=256)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--partitions", type=int, default=8)
+    parser.add_argument("--threads", type=int, default=2, help="in-memory threads")
+    parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--json", help="also write the results here")
+    args = parser.parse_args()
+
+    import dask
+    import dask.array as da
+    from distributed import Client, LocalCluster
+
+    from fastmlp import MLPClassifier, _dask
+    from fastmlp._network import make_dataset, make_layout
+    from fastmlp._objective import Workspace
+    from fastmlp._threads import BLAS_LIMIT
+
+    info = describe()
+    print(f"CPU: {info['cpu']} ({info['logical_cpus']} logical, "
+          f"{info['physical_cores']} physical); BLAS: {blas_summary(info)}")
+    n, f, h, k = args.rows, args.features, args.hidden, 10
+    print(f"{n} x {f} float64, hidden ({h},), {k} classes; {args.workers} workers x 1 "
+          f"thread, {args.partitions} partitions; in memory {args.threads} threads")
+    units = [f, h, k]
+    layout = make_layout(units, "relu", "softmax", np.float64)
+    spec = (tuple(units), "relu", "softmax", np.dtype(np.float64).str)
+    params = np.random.RandomState(1).uniform(-0.05, 0.05, layout.n_params)
+    grad = np.empty_like(params)
+    results = {"machine": info, "args": vars(args)}
+
+    cluster = LocalCluster(n_workers=args.workers, threads_per_worker=1, processes=True,
+                           dashboard_address=None, memory_limit=0)
+    client = Client(cluster)
+    try:
+        chunk = -(-n // args.partitions)
+        Xd = da.random.RandomState(0).standard_normal((n, f), chunks=(chunk, f))
+        yd = da.random.RandomState(1).randint(0, k, size=n, chunks=chunk)
+        Xd, yd = dask.persist(Xd, yd)
+        est = MLPClassifier()
+        data = _dask._prepare(est, Xd, yd, None, first_pass=True)
+        objective = _dask.DaskObjective(data, layout, spec, 1e-4, client)
+        with BLAS_LIMIT:
+            results["dask"] = _summary(
+                "dask: DaskObjective (one evaluation)",
+                _times(lambda: objective(params, grad), args.repeats))
+        objective.close()
+
+        small = da.random.RandomState(2).standard_normal((16, f), chunks=(8, f))
+        small_y = da.from_array(np.arange(16) % k, chunks=8)
+        small_data = _dask._prepare(MLPClassifier(), small, small_y, None, first_pass=True)
+        overhead = _dask.DaskObjective(small_data, layout, spec, 1e-4, client)
+        with BLAS_LIMIT:
+            results["overhead"] = _summary(
+                "dask overhead: 2 partitions of 8 rows",
+                _times(lambda: overhead(params, grad), args.repeats * 3))
+        overhead.close()
+
+        # the same rows, in this process
+        X = Xd.compute()
+        Y = np.asarray(est._label_binarizer.transform(yd.compute()), dtype=np.float64)
+    finally:
+        client.close()
+        cluster.close()
+
+    data = make_dataset(X, Y, None, np.float64)
+    for threads in (args.threads, 1):
+        ws = Workspace(layout, threads, np.float64, True)
+        with BLAS_LIMIT:
+            results[f"memory_{threads}t"] = _summary(
+                f"in memory: Workspace.loss_grad, {threads} thread(s)",
+                _times(lambda: ws.loss_grad(params, grad, data, 1e-4, float(n)),
+                       args.repeats))
+    ratio = results["dask"]["median_s"] / results[f"memory_{args.threads}t"]["median_s"]
+    per_row = results["memory_1t"]["median_s"] / n
+    print(f"dask / in memory ({args.threads} threads): {ratio:.3f}")
+    print(f"per-row kernel time, 1 thread: {per_row * 1e6:.3f} us")
+    results["ratio"] = ratio
+    results["per_row_1t_s"] = per_row
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+
+
+if __name__ == "__main__":
+    main()
