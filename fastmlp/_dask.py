@@ -261,6 +261,21 @@ class _Prepared:
                           else [None] * len(self.x_blocks))
         self.rows = X.chunks[0]
 
+    def block_futures(self):
+        """The distributed Futures of the persisted blocks (X, Y, weights or
+        None), in partition order."""
+        from dask.core import flatten
+        from distributed import futures_of
+
+        out = []
+        for a in (self.X, self.Y, self.sw):
+            if a is None:
+                out.append([None] * len(self.x_blocks))
+                continue
+            by_key = {f.key: f for f in futures_of(a)}
+            out.append([by_key[k] for k in flatten(a.__dask_keys__())])
+        return out
+
 
 def _prepare(est, X, y, sample_weight, first_pass):
     """Validate, persist and binarize the data on the cluster, as
@@ -450,6 +465,8 @@ class DaskObjective:
         self.token = uuid.uuid4().hex
         self.sw_sum = None
         self.n_evaluations = 0
+        self._futures = None
+        self._total = None  # the sum of the partitions' gradients (float64)
 
     def partial_sums(self, params):
         """Every partition's (loss, gradient, weight) sums, in partition order.
@@ -472,11 +489,23 @@ class DaskObjective:
     def _partial_sums(self, params):
         import dask
 
-        if self.client is not None:
-            # to every worker once, not once per task nor inside the graph
-            params = self.client.scatter(params, broadcast=True, hash=False)
         d = self.data
         n = len(d.x_blocks)
+        if self.client is not None:
+            # the parameters to every worker once (not once per task, nor
+            # inside a graph), then one task per partition on the futures of
+            # its persisted blocks (no graph to build or optimise), gathered
+            # in partition order
+            client = self.client
+            if self._futures is None:
+                self._futures = d.block_futures()
+            params = client.scatter(params, broadcast=True, hash=False)
+            tasks = [
+                client.submit(_partition_sums, self.token, self.spec, n, params,
+                              xf, yf, sf, pure=False)
+                for xf, yf, sf in zip(*self._futures)
+            ]
+            return client.gather(tasks)
         tasks = [
             dask.delayed(_partition_sums, pure=False)(
                 self.token, self.spec, n, params, xb, yb, sb)
@@ -489,12 +518,15 @@ class DaskObjective:
         self.n_evaluations += 1
         loss = 0.0
         weight = 0.0
-        total = np.zeros(params.shape[0], dtype=np.float64)
+        if self._total is None:
+            self._total = np.empty(params.shape[0], dtype=np.float64)
+        total = self._total
+        total[...] = 0.0
         for part_loss, part_grad, part_weight in parts:  # partition order
             loss += part_loss
             weight += part_weight
             if part_grad is not None:
-                total += part_grad
+                np.add(total, part_grad, out=total)
         if self.sw_sum is None:
             if not weight > 0:
                 raise ValueError("The sample weights must sum to a positive number.")
@@ -506,7 +538,7 @@ class DaskObjective:
             coefs = np.asarray(params[start:end], dtype=np.float64)
             penalty += float(np.dot(coefs, coefs))
             total[start:end] += self.alpha * coefs
-        grad[...] = total / self.sw_sum
+        np.divide(total, self.sw_sum, out=grad, casting="same_kind")
         return (loss + 0.5 * self.alpha * penalty) / self.sw_sum
 
     def close(self):
