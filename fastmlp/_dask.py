@@ -52,6 +52,7 @@ from sklearn.utils.validation import (
     check_is_fitted,
 )
 
+from fastmlp._callbacks import FitProgress
 from fastmlp._network import (
     as_kernel_input,
     make_dataset,
@@ -155,6 +156,8 @@ def _like_rows(a, X):
         return None
     if not is_dask(a):
         a = np.asarray(a)
+        if a.ndim == 0:  # a scalar weight: every row's
+            return da.full(X.shape[0], a, chunks=X.chunks[0], dtype=np.float64)
         if a.shape[:1] != X.shape[:1]:
             return da.from_array(a, chunks=a.shape)  # the length check says what is wrong
         return da.from_array(a, chunks=(X.chunks[0],) + a.shape[1:])
@@ -313,6 +316,8 @@ def _prepare(est, X, y, sample_weight, first_pass):
     ya, swa = _known_chunks(*[a if is_dask(a) else None for a in (ya, swa)])
     ya = _like_rows(ya if ya is not None else y, Xk)
     swa = _like_rows(swa if swa is not None else sample_weight, Xk)
+    if swa is not None and swa.ndim != 1:
+        raise ValueError("Sample weights must be 1D array or scalar")
     lengths = [Xk.shape[0], ya.shape[0]] + ([] if swa is None else [swa.shape[0]])
     if len(set(lengths)) > 1:
         raise ValueError(
@@ -574,27 +579,36 @@ def fit(est, X, y, sample_weight=None):
     def initialize():
         est._initialize(np.empty((0, n_outputs)), layer_units, dtype)
 
+    shapes = list(zip(layer_units[:-1], layer_units[1:]))
     if first_pass and not stochastic:
         initialize()
-    elif not first_pass and [c.shape for c in est.coefs_] != list(zip(layer_units[:-1], layer_units[1:])):
+    elif not first_pass and [c.shape for c in est.coefs_] != shapes:
         raise ValueError(
             "The network shape changed since the last fit: hidden_layer_sizes "
             "or the number of features or outputs differ."
         )
+    # sklearn's callbacks see the data as fit got it (the Dask collections)
+    progress = FitProgress.start(
+        est, X, y, sample_weight, task_name="epoch" if stochastic else "lbfgs-iter",
+        max_subtasks=est.max_iter if stochastic else est.max_iter + 1,
+    )
     with BLAS_LIMIT:
         if stochastic:
             # the weights are drawn after the first epoch's block order, as
             # the first of a sequence of partial_fit calls draws them
-            fit_stochastic(est, data, layer_units, initialize if first_pass else None)
+            fit_stochastic(est, data, layer_units, initialize if first_pass else None,
+                           progress)
         else:
             spec = (tuple(layer_units), est.activation, est.out_activation_, dtype.str)
             layout = make_layout(layer_units, est.activation, est.out_activation_, dtype)
             objective = DaskObjective(data, layout, spec, est.alpha, client)
             try:
-                est._run_lbfgs(objective, layout, dtype)
+                est._run_lbfgs(objective, layout, dtype, progress)
             finally:
                 objective.close()
     est._check_weights_finite()
+    if progress is not None:
+        progress.finish()
     return est
 
 
@@ -614,10 +628,11 @@ def _train_on_block(model, Xb, Yb, swb, layer_units):
 
 
 def _block_loss(model):
-    return model.loss_
+    # (an empty block first in the first epoch: no loss yet, and no rows)
+    return getattr(model, "loss_", 0.0)
 
 
-def fit_stochastic(est, data, layer_units, initialize=None):
+def fit_stochastic(est, data, layer_units, initialize=None, progress=None):
     """The epoch loop of sgd/adam over the blocks of data (see the module's
     docstring); the stopping rules and early stopping as in memory, per epoch.
 
@@ -687,7 +702,20 @@ def fit_stochastic(est, data, layer_units, initialize=None):
     # the model that travels: the estimator's training state, without early
     # stopping (the client does that per epoch) or a stopping rule per block
     model = _travelling_model(est)
+    hooks = progress is not None and progress.per_step
+
+    def state():
+        # the model after the epochs so far, for callbacks that ask for it
+        out = dict(coefs_=[c.copy() for c in model.coefs_],
+                   intercepts_=[b.copy() for b in model.intercepts_],
+                   n_iter_=len(record.loss_curve))
+        if record.loss is not None:
+            out["loss_"] = record.loss
+        return out
+
     for epoch in range(settings.max_iter):
+        if hooks:
+            progress.begin(state)
         if epoch == 0:
             order = first_order
         else:
@@ -706,7 +734,7 @@ def fit_stochastic(est, data, layer_units, initialize=None):
         rs = model._random_state
         n_rows = [data.rows[b] for b in order]
         record.loss = np.float64(
-            sum(float(l) * r for l, r in zip(block_losses, n_rows)) / n_train)
+            sum(float(l) * r for l, r in zip(block_losses, n_rows) if r) / n_train)
         record.t = model.t_
         record.loss_curve.append(record.loss)
         if settings.verbose:
@@ -720,6 +748,7 @@ def fit_stochastic(est, data, layer_units, initialize=None):
             Y_val_labels = _decode(est, Y_val)
         _update_no_improvement_count(record, settings, model.coefs_, model.intercepts_,
                                      validation_score)
+        stop_requested = hooks and progress.end(state)
         if record.no_improvement_count > settings.n_iter_no_change:
             if settings.early_stopping:
                 msg = ("Validation score did not improve more than tol=%f for %d "
@@ -730,6 +759,8 @@ def fit_stochastic(est, data, layer_units, initialize=None):
             if optimizer.trigger_stopping(msg, settings.verbose):
                 break
             record.no_improvement_count = 0
+        if stop_requested:
+            break
         if len(record.loss_curve) == settings.max_iter:
             warnings.warn(
                 "Stochastic Optimizer: Maximum iterations (%d) reached and the "
@@ -758,6 +789,9 @@ def _travelling_model(est):
     import copy
 
     model = copy.copy(est)
+    # sklearn's callbacks stay on the client (the epochs' hooks run there)
+    for name in [n for n in vars(model) if "callback" in n]:
+        delattr(model, name)
     model.early_stopping = False
     model.verbose = False
     model.validation_scores_ = None

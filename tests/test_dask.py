@@ -454,3 +454,23 @@ def test_import_does_not_import_dask():
             "('dask', 'distributed')], 'dask imported'")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+def test_callbacks_see_every_iteration(scheduler, solver):
+    sys.path.insert(0, os.path.dirname(__file__))
+    from test_callbacks import Recorder
+
+    X, y = _data("multiclass")
+    params = dict(LBFGS, solver=solver, max_iter=4)
+    cb = Recorder(stop_after=3)
+    est = _fit_quietly(MLPClassifier(**params).set_callbacks(cb), *_dask_arrays(X, y))
+    step = "lbfgs-iter" if solver == "lbfgs" else "epoch"
+    assert est.n_iter_ == 3  # the callback stopped it
+    assert cb.events[:2] == [("setup", "fit"), ("begin", "fit", 0)]
+    assert cb.events[-2:] == [("end", "fit", 0), ("teardown", "fit")]
+    assert [e for e in cb.events if e[1] == step and e[0] == "end"] == [
+        ("end", step, k) for k in range(3)]
+    assert [s[2] for s in cb.snapshots] == [1, 2, 3]
+    for w, v in zip(cb.snapshots[-1][3], est.coefs_ + est.intercepts_):
+        np.testing.assert_array_equal(w, v)
