@@ -847,9 +847,13 @@ def _check_X_for_predict(est, X):
 def predict(est, X, method):
     """getattr(est, method)(X) for a Dask X: a lazy Dask array, one in-memory
     call per block where the block lives (empty blocks give empty results)."""
+    return _predict_array(est, _check_X_for_predict(est, X), method)
+
+
+def _predict_array(est, Xa, method):
+    """predict on a checked 2-D Dask array (its columns in one chunk)."""
     import dask
 
-    Xa = _check_X_for_predict(est, X)
     # the output's dtype and columns, from one row on the client
     x_dtype = np.float32 if Xa.dtype == np.float32 else np.float64
     if sp.issparse(Xa._meta):
@@ -883,7 +887,7 @@ def score(est, X, y, sample_weight=None):
     if is_dask(swa):
         swa = _known_chunks(_as_dask_array(swa))[0]
     swa = _like_rows(swa, Xa)
-    pred = predict(est, Xa, "predict")
+    pred = _predict_array(est, Xa, "predict")
     if ya.ndim == 2 and ya.shape[1] == 1 and pred.ndim == 1:
         ya = ya[:, 0]
     w = swa.astype(np.float64) if swa is not None else da.ones(
