@@ -15,11 +15,19 @@ would distort both sides):
    (the per-row kernel time of a one-thread worker);
 2. on Dask, fastmlp._dask.DaskObjective (what fit runs per evaluation:
    parameters scattered, one task per partition, sums gathered and added);
-3. the overhead alone: the same network on 2 partitions of 8 rows each, so
-   the evaluation is scheduling, the parameters' transfer and the gradients'
-   return.
+3. the overhead alone: the same network on 2 and on 8 partitions of 8 rows
+   each, so the evaluation is scheduling, the parameters' transfer and the
+   gradients' return: a fixed part and a part per partition.
 
-Prints the machine (CPU, BLAS) and the median, min and max of each.
+Prints the machine (CPU, BLAS), the median, min and max of each, and the
+on-paper time per evaluation for `--paper-rows` rows on 1, 8, 64 and 512
+one-thread workers (one partition each) from these measurements:
+  per-row kernel time (1 thread) x rows / workers
+  + fixed overhead + per-partition overhead x workers
+  + 2 x (parameters x 8 bytes) / bandwidth x workers (the parameters out to
+    each worker and its gradient back through the client's link, at
+    `--bandwidth-gbit`; on one machine that transfer is inside the measured
+    per-partition overhead already).
 """
 
 import argparse
@@ -62,6 +70,8 @@ def main():
     parser.add_argument("--partitions", type=int, default=8)
     parser.add_argument("--threads", type=int, default=2, help="in-memory threads")
     parser.add_argument("--repeats", type=int, default=10)
+    parser.add_argument("--paper-rows", type=float, default=1e8)
+    parser.add_argument("--bandwidth-gbit", type=float, default=10.0)
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args()
 
@@ -104,15 +114,18 @@ def main():
                 _times(lambda: objective(params, grad), args.repeats))
         objective.close()
 
-        small = da.random.RandomState(2).standard_normal((16, f), chunks=(8, f))
-        small_y = da.from_array(np.arange(16) % k, chunks=8)
-        small_data = _dask._prepare(MLPClassifier(), small, small_y, None, first_pass=True)
-        overhead = _dask.DaskObjective(small_data, layout, spec, 1e-4, client)
-        with BLAS_LIMIT:
-            results["overhead"] = _summary(
-                "dask overhead: 2 partitions of 8 rows",
-                _times(lambda: overhead(params, grad), args.repeats * 3))
-        overhead.close()
+        for n_parts in (2, 8):
+            small = da.random.RandomState(2).standard_normal((8 * n_parts, f),
+                                                             chunks=(8, f))
+            small_y = da.from_array(np.arange(8 * n_parts) % k, chunks=8)
+            small_data = _dask._prepare(MLPClassifier(), small, small_y, None,
+                                        first_pass=True)
+            overhead = _dask.DaskObjective(small_data, layout, spec, 1e-4, client)
+            with BLAS_LIMIT:
+                results[f"overhead_{n_parts}"] = _summary(
+                    f"dask overhead: {n_parts} partitions of 8 rows",
+                    _times(lambda: overhead(params, grad), args.repeats * 3))
+            overhead.close()
 
         # the same rows, in this process
         X = Xd.compute()
@@ -135,6 +148,26 @@ def main():
     print(f"per-row kernel time, 1 thread: {per_row * 1e6:.3f} us")
     results["ratio"] = ratio
     results["per_row_1t_s"] = per_row
+    o2, o8 = results["overhead_2"]["median_s"], results["overhead_8"]["median_s"]
+    per_part = max(0.0, (o8 - o2) / 6)
+    fixed = max(0.0, o2 - 2 * per_part)
+    link = 2 * layout.n_params * 8 / (args.bandwidth_gbit * 1e9 / 8)
+    print(f"overhead: fixed {fixed * 1e3:.1f} ms + {per_part * 1e3:.2f} ms per partition "
+          f"(measured); + {link * 1e3:.2f} ms per worker over a {args.bandwidth_gbit:g} "
+          f"Gbit/s link (on paper)")
+    print(f"on paper, {args.paper_rows:.0e} rows x {f}, hidden ({h},), {k} classes, one "
+          "partition per one-thread worker:")
+    print("| workers | rows per worker | kernel | overhead | per evaluation |")
+    print("|---:|---:|---:|---:|---:|")
+    paper = {}
+    for workers in (1, 8, 64, 512):
+        kernel = per_row * args.paper_rows / workers
+        over = fixed + (per_part + link) * workers
+        paper[workers] = kernel + over
+        print(f"| {workers} | {args.paper_rows / workers:.3g} | {kernel:.2f} s | "
+              f"{over * 1e3:.0f} ms | {kernel + over:.2f} s |")
+    results["paper"] = {"fixed_s": fixed, "per_partition_s": per_part, "link_s": link,
+                        "per_evaluation_s": paper}
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1, default=str))
 
