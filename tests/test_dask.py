@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import warnings
 
 import dask
@@ -30,11 +31,14 @@ LBFGS = dict(solver="lbfgs", hidden_layer_sizes=(12, 7), max_iter=10, tol=0.0,
              random_state=0, activation="tanh")
 
 
+# the workers' environment asks for 4 OpenMP threads: fastmlp must still use
+# no more threads than a worker has (1)
+WORKER_ENV = {"distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": "4"}
+
+
 @pytest.fixture(scope="module")
 def cluster():
-    # the workers' environment asks for 4 OpenMP threads: fastmlp must still
-    # use no more threads than a worker has (1)
-    with dask.config.set({"distributed.nanny.pre-spawn-environ.OMP_NUM_THREADS": "4"}):
+    with dask.config.set(WORKER_ENV):
         cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                dashboard_address=None)
     client = Client(cluster, set_as_default=False)
@@ -220,14 +224,17 @@ def test_same_weights_on_1_2_and_3_workers(client):
     Xd, yd, _ = _dask_arrays(X, y)
     fits = {}
     cluster = client.cluster
-    for n_workers in (2, 3, 1):
-        cluster.scale(n_workers)
-        client.wait_for_workers(n_workers)
+    def scale(n_workers):
+        with dask.config.set(WORKER_ENV):
+            cluster.scale(n_workers)
+            client.wait_for_workers(n_workers)
         while len(client.scheduler_info(n_workers=-1)["workers"]) != n_workers:
-            client.wait_for_workers(n_workers, timeout=10)
+            time.sleep(0.05)  # the retired workers leave
+
+    for n_workers in (2, 3, 1):
+        scale(n_workers)
         fits[n_workers] = _fit_quietly(MLPClassifier(**LBFGS), Xd, yd)
-    cluster.scale(2)
-    client.wait_for_workers(2)
+    scale(2)
     # one OpenMP thread per partition everywhere: the same sums, bit for bit
     for n in (1, 3):
         for a, b in zip(fits[2].coefs_ + fits[2].intercepts_,
