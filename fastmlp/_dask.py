@@ -290,11 +290,16 @@ def _prepare(est, X, y, sample_weight, first_pass):
 
     classifier = is_classifier(est)
     name = type(est).__name__
-    if is_dask(X) and hasattr(X, "columns"):
+    if not is_dask(X):
+        raise TypeError(
+            f"X is a {type(X).__name__} while y or sample_weight is a Dask collection: "
+            "pass X as a Dask array or DataFrame too (its partitions say where the rows live)"
+        )
+    if hasattr(X, "columns"):
         # the column names of a Dask DataFrame, read from its pandas meta
         _check_feature_names(est, X._meta, reset=first_pass)
     else:
-        _check_feature_names(est, X if not is_dask(X) else None, reset=first_pass)
+        _check_feature_names(est, None, reset=first_pass)
     Xa = _columns_as_one_chunk(_as_dask_array(X))
     if Xa.ndim != 2:
         raise ValueError(f"Expected a 2-D Dask array for X, got {Xa.ndim} dimension(s).")

@@ -498,3 +498,25 @@ def test_callbacks_see_every_iteration(scheduler, solver):
     assert [s[2] for s in cb.snapshots] == [1, 2, 3]
     for w, v in zip(cb.snapshots[-1][3], est.coefs_ + est.intercepts_):
         np.testing.assert_array_equal(w, v)
+
+
+def test_x_in_memory_with_y_on_dask_is_refused():
+    X, y = _data("binary")
+    with pytest.raises(TypeError, match="pass X as a Dask array or DataFrame too"):
+        MLPClassifier(**LBFGS).fit(X, da.from_array(y, chunks=100))
+
+
+def test_tasks_share_their_workers_threads():
+    from fastmlp._threads import MIN_PARALLEL_WORK, dask_task_threads
+
+    rows, params = 100000, 200000
+    # a worker of 4 threads: 2 partitions run at once on 2 threads each, 8 on one
+    assert dask_task_threads(4, 2, rows, params) == 2
+    assert dask_task_threads(4, 3, rows, params) == 1
+    assert dask_task_threads(4, 8, rows, params) == 1
+    assert dask_task_threads(4, 1, rows, params) == 4
+    assert dask_task_threads(1, 5, rows, params) == 1
+    # at most the worker's threads, however the work would spread
+    assert dask_task_threads(8, 1, rows, params) == 8
+    # too little work for a parallel region
+    assert dask_task_threads(4, 1, 10, MIN_PARALLEL_WORK // 20) == 1
