@@ -700,8 +700,9 @@ def fit_stochastic(est, data, layer_units, initialize=None, progress=None):
         best_coefs=est._best_coefs, best_intercepts=est._best_intercepts,
     )
     if val_blocks is not None:
+        # scored where they live, as the model's score on Dask input
         X_val = _concat_blocks(data.X, val_blocks)
-        Y_val = _concat_blocks(data.Y, val_blocks)
+        y_val = _concat_blocks(data.keep[0], val_blocks)  # labels as fit got them
         sw_val = _concat_blocks(data.sw, val_blocks) if data.sw is not None else None
 
     # the model that travels: the estimator's training state, without early
@@ -747,10 +748,8 @@ def fit_stochastic(est, data, layer_units, initialize=None, progress=None):
         optimizer = model._optimizer
 
         def validation_score():
-            return model._score(X_val, Y_val_labels, sample_weight=sw_val)
+            return _score_arrays(model, X_val, y_val, sw_val)
 
-        if val_blocks is not None:
-            Y_val_labels = _decode(est, Y_val)
         _update_no_improvement_count(record, settings, model.coefs_, model.intercepts_,
                                      validation_score)
         stop_requested = hooks and progress.end(state)
@@ -805,20 +804,11 @@ def _travelling_model(est):
 
 
 def _concat_blocks(a, blocks):
-    """The given blocks of a persisted Dask array, gathered to the client
-    (the held-out blocks of early stopping)."""
+    """The given blocks of a persisted Dask array, as one Dask array (the
+    held-out blocks of early stopping; they stay where they are)."""
     import dask.array as da
 
-    return da.concatenate([a.blocks[int(b)] for b in blocks]).compute()
-
-
-def _decode(est, Y):
-    """A classifier's binarized targets back to labels (the in-memory
-    validation scorer compares predictions with labels); a regressor's
-    targets as they are."""
-    if not is_classifier(est):
-        return Y.ravel() if Y.shape[1] == 1 else Y
-    return est._label_binarizer.inverse_transform(Y.astype(bool))
+    return da.concatenate([a.blocks[int(b)] for b in blocks])
 
 
 # --------------------------------------------------------------- predict --
@@ -892,6 +882,14 @@ def score(est, X, y, sample_weight=None):
     if is_dask(swa):
         swa = _known_chunks(_as_dask_array(swa))[0]
     swa = _like_rows(swa, Xa)
+    return _score_arrays(est, Xa, ya, swa)
+
+
+def _score_arrays(est, Xa, ya, swa):
+    """score on checked Dask arrays whose row chunks line up."""
+    import dask
+    import dask.array as da
+
     pred = _predict_array(est, Xa, "predict")
     if ya.ndim == 2 and ya.shape[1] == 1 and pred.ndim == 1:
         ya = ya[:, 0]
