@@ -48,7 +48,6 @@ from sklearn.utils import check_random_state
 from sklearn.utils.validation import (
     _assert_all_finite,
     _check_feature_names,
-    _get_feature_names,
     check_is_fitted,
 )
 
@@ -872,9 +871,6 @@ def _predict_array(est, Xa, method):
 def score(est, X, y, sample_weight=None):
     """est.score for Dask input: accuracy (classifier) or R^2 (regressor),
     computed on the cluster; a float."""
-    import dask
-    import dask.array as da
-
     Xa = _check_X_for_predict(est, X)
     Xa, = _known_chunks(Xa)
     ya = _like_rows(_known_chunks(_as_dask_array(y))[0] if is_dask(y) else y, Xa)
