@@ -14,7 +14,7 @@ would distort both sides):
    MLPClassifier(solver="lbfgs").fit runs per evaluation), and on 1 thread
    (the per-row kernel time of a one-thread worker);
 2. on Dask, fastmlp._dask.DaskObjective (what fit runs per evaluation:
-   parameters scattered, one task per partition, sums gathered and added);
+   the parameters sent once, one task per partition, sums gathered and added);
 3. the overhead alone: the same network on 2 and on 8 partitions of 8 rows
    each, so the evaluation is scheduling, the parameters' transfer and the
    gradients' return: a fixed part and a part per partition.

@@ -5,9 +5,9 @@ nothing in this module imports Dask before such an input arrives, so
 ``import fastmlp`` never needs it.
 
 L-BFGS (``fit``): scipy's L-BFGS-B runs on the client over the same packed
-vector as in memory. An evaluation sends the parameters to the workers once
-(``Client.scatter``, broadcast; on dask's local schedulers they are passed by
-reference), runs one task per partition where the partition lives (the
+vector as in memory. An evaluation sends the parameters to the cluster once
+(the argument of one task that the partitions' tasks depend on; on dask's
+local schedulers they are passed by reference), runs one task per partition where the partition lives (the
 compiled loss and gradient over its rows, with no penalty and no
 normalisation: the unnormalised sums and the partition's weight sum) and adds
 the results on the client in partition order, so that the sums do not depend
@@ -440,6 +440,10 @@ def _workspace(token, spec, n_threads):
     return entry
 
 
+def _same(x):
+    return x
+
+
 def _forget_fit(token):
     """Drop a finished fit's Layouts and Workspaces from this process."""
     with _WORKSPACES_LOCK:
@@ -501,14 +505,17 @@ class DaskObjective:
         d = self.data
         n = len(d.x_blocks)
         if self.client is not None:
-            # the parameters to every worker once (not once per task, nor
-            # inside a graph), then one task per partition on the futures of
-            # its persisted blocks (no graph to build or optimise), gathered
-            # in partition order
+            # the parameters go out once, as the argument of one task whose
+            # result every partition's task reads (Dask moves it between
+            # workers, and recomputes it if its worker dies: a broadcast
+            # scatter blocked for minutes on a killed worker), then one task
+            # per partition on the futures of its persisted blocks (no graph
+            # to build or optimise), all gathered in partition order: one
+            # round trip
             client = self.client
             if self._futures is None:
                 self._futures = d.block_futures()
-            params = client.scatter(params, broadcast=True, hash=False)
+            params = client.submit(_same, params, pure=False)
             tasks = [
                 client.submit(_partition_sums, self.token, self.spec, n, params,
                               xf, yf, sf, pure=False)
