@@ -18,9 +18,9 @@ from sklearn.utils.multiclass import (
 )
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from fastmlp import _dask
 from fastmlp._base import BaseMultilayerPerceptron, FastmlpVersionWarning
 from fastmlp._callbacks import with_callbacks
-from fastmlp import _dask
 from fastmlp._sample_weight import with_class_weight
 
 __all__ = [

@@ -111,9 +111,17 @@ def _dask_worker_nthreads():
 
 def dask_worker_threads():
     """The threads a Dask task's worker has: the dask.distributed worker's
-    threads, or this process's OpenMP threads on dask's local schedulers."""
+    threads (1 without OpenMP, or in a child forked after the team may have
+    started, as effective_n_threads), or this process's OpenMP threads on
+    dask's local schedulers."""
+    global _team_may_run
     n = _dask_worker_nthreads()
-    return effective_n_threads() if n is None else n
+    if n is None:
+        return effective_n_threads()
+    if not openmp_enabled() or _forked_after_team:
+        return 1
+    _team_may_run = _team_may_run or n > 1
+    return max(1, n)
 
 
 def dask_task_threads(worker_threads, n_tasks, n_rows, n_params):
