@@ -520,3 +520,51 @@ def test_tasks_share_their_workers_threads():
     assert dask_task_threads(8, 1, rows, params) == 8
     # too little work for a parallel region
     assert dask_task_threads(4, 1, 10, MIN_PARALLEL_WORK // 20) == 1
+
+
+def test_one_round_trip_per_evaluation(client, monkeypatch):
+    """An evaluation is one gather of the partitions' tasks: no scatter, no
+    compute, no persist (the data was persisted before the first one)."""
+    X, y = _data("multiclass")
+    names = ("gather", "scatter", "compute", "persist", "get")
+    real = {name: getattr(client, name) for name in names}
+    events = dict.fromkeys(names, 0)
+    per_evaluation = []
+
+    def counting(name):
+        def call(*args, **kwargs):
+            events[name] += 1
+            return real[name](*args, **kwargs)
+        return call
+
+    evaluate = _dask.DaskObjective.__call__
+
+    def spying(self, params, grad):
+        before = dict(events)
+        out = evaluate(self, params, grad)
+        per_evaluation.append({k: events[k] - before[k] for k in names})
+        return out
+
+    for name in names:
+        monkeypatch.setattr(client, name, counting(name))
+    monkeypatch.setattr(_dask.DaskObjective, "__call__", spying)
+    est = _fit_quietly(MLPClassifier(**LBFGS), *_dask_arrays(X, y))
+    assert est.n_iter_ == 10 and len(per_evaluation) >= 10
+    assert all(c == {"gather": 1, "scatter": 0, "compute": 0, "persist": 0, "get": 0}
+               for c in per_evaluation)
+
+
+def test_blocks_computed_once_per_fit_on_the_local_scheduler():
+    X, y = _data("regression")
+    counts = []
+
+    def counted(block):
+        counts.append(block.shape[0])
+        return block
+
+    Xd = da.from_array(X, chunks=(CHUNKS, 6)).map_blocks(counted, dtype=X.dtype)
+    with dask.config.set(scheduler="threads"):
+        est = _fit_quietly(MLPRegressor(**LBFGS), Xd, da.from_array(y, chunks=CHUNKS))
+    assert est.n_iter_ == 10
+    # once per block for the fit (plus dask's own look at a 0-row meta block)
+    assert sorted(c for c in counts if c) == sorted(c for c in CHUNKS if c)
