@@ -415,8 +415,9 @@ def test_a_worker_killed_mid_fit(client, monkeypatch):
     Xd, yd, _ = _dask_arrays(X, y)
     undisturbed = _fit_quietly(MLPClassifier(**LBFGS), Xd, yd)
     # a cluster of its own: the one the other tests share keeps its workers
+    # (its scheduler's HTTP server on a free port: the shared one holds 8787)
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                           dashboard_address=None)
+                           dashboard_address=":0")
     client = Client(cluster, set_as_default=False)
     try:
         with client.as_current():
