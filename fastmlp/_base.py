@@ -60,6 +60,14 @@ def _layer_size(size):
     return operator.index(size)
 
 
+def _refit_dtype(x_dtype, coefs):
+    """The dtype a fit from existing weights computes in: the wider of the
+    data's and the weights', as sklearn's numpy products promote (float32 X
+    against the float64 coefs_ of an L-BFGS fit computes in float64)."""
+    dtype = np.result_type(x_dtype, *coefs)
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
 class FastmlpVersionWarning(InconsistentVersionWarning):
     """A fastmlp model was unpickled by another fastmlp version than the one
     that pickled it (sklearn's InconsistentVersionWarning, for fastmlp)."""
@@ -206,11 +214,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         # packed arrays and puts the optimizer's state back in place)
         state_before = dict(vars(self))
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
-        dtype = X.dtype
+        dtype = X.dtype if first_pass else _refit_dtype(X.dtype, self.coefs_)
         if X.shape[0] == 0:
             raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
         if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X, dtype)
+            # checked in X's dtype (sklearn's rounding), then read in the model's
+            sample_weight = check_sample_weight(sample_weight, X, X.dtype).astype(
+                dtype, copy=False)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -267,7 +277,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         if not sw_sum > 0:
             raise ValueError("The sample weights must sum to a positive number.")
         x0 = pack(self.coefs_, self.intercepts_, np.float64)
-        on_iteration = callback_bridge(progress, x0, layout, dtype)
+        on_iteration = callback_bridge(progress, x0, layout)
         try:
             result = fit_lbfgs(
                 ws, data, x0, alpha=self.alpha, sw_sum=sw_sum, max_iter=self.max_iter,
@@ -276,18 +286,20 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             )
         except LbfgsInterrupted as interrupted:
             # Ctrl-C: the model keeps the iterations done, and the interrupt goes on
-            self._apply_lbfgs(interrupted.result, layout, dtype)
+            self._apply_lbfgs(interrupted.result, layout)
             raise
         if progress is not None:
             progress.close()
-        self._apply_lbfgs(result, layout, dtype)
+        self._apply_lbfgs(result, layout)
 
-    def _apply_lbfgs(self, result, layout, dtype):
+    def _apply_lbfgs(self, result, layout):
         self.n_iter_ = result.n_iter
         if result.loss is not None:
             self.loss_ = result.loss
         self.loss_curve_ = result.loss_curve
-        self.coefs_, self.intercepts_ = unpack(result.x.astype(dtype), layout)
+        # float64 whatever the data's dtype, as sklearn's L-BFGS hands back
+        # scipy's float64 iterate
+        self.coefs_, self.intercepts_ = unpack(np.asarray(result.x, dtype=np.float64), layout)
 
     def _fit_stochastic(self, X, Xk, Y, sample_weight, layer_units, incremental,
                         progress=None):
