@@ -26,6 +26,7 @@ from fastmlp._network import (
     make_dataset,
     make_layout,
     make_workspace,
+    nnz_per_row,
     pack,
     unpack,
     unpack_units,
@@ -270,7 +271,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 
     def _fit_lbfgs(self, Xk, Y, sample_weight, layer_units, progress=None):
         dtype = Y.dtype
-        layout = make_layout(layer_units, self.activation, self.out_activation_, dtype)
+        layout = make_layout(layer_units, self.activation, self.out_activation_, dtype,
+                             nnz_per_row=nnz_per_row(Xk))
         ws = make_workspace(layout, dtype, Y.shape[0])
         data = make_dataset(Xk, Y, sample_weight, dtype)
         sw_sum = Y.shape[0] if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
