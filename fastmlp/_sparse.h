@@ -6,10 +6,11 @@
  * Each nonzero of X reads (or updates) one row of W (G): with a wide layer
  * (256 float64 = 2 KiB per row) and random columns those rows come from L3
  * or memory, and W and G together outgrow L3 (10000 x 256 float64 is 20 MB
- * each). So both products run over column blocks of SP_BLOCK bytes: one
- * block of W (nf x 128 bytes: 1.3 MB for nf = 10000) stays in L2 while every
- * row of the chunk reads it, and so does one block of G while every row
- * updates it. A chunk of many rows reads each block line many times.
+ * each). So both products run over column blocks of SP_BLOCK bytes, summed
+ * in vector registers: one block of W (nf x 256 bytes) stays in cache while
+ * every row of the chunk reads it, and so does one block of G while every row
+ * updates it; a chunk of many rows reads each block line many times. (Blocks
+ * of 64 and 128 bytes ran slower: each block re-reads the chunk's indices.)
  *
  * Every element is summed in the order of the plain loops (nonzeros in CSR
  * order; rows in order), so blocking changes no result. Rows of the batch:
@@ -22,7 +23,7 @@
 
 #include "_gemm.h"   /* sg_vd, sg_vf, SG_INLINE; FM_CLONES via _elementwise.h */
 
-#define SP_BLOCK 256  /* bytes of a row per column block: 4 32-byte vectors */
+#define SP_BLOCK 256  /* bytes of a row per column block: 8 32-byte vectors */
 
 #define SP_TYPE(T, VT, SFX)                                                     \
 FM_CLONES static void fm_csr_nn_##SFX(                                          \
