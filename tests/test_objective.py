@@ -311,11 +311,15 @@ def test_gradient_finite_differences(activation, output, kind):
 # ----------------------------------------------------------- determinism --
 
 
+@pytest.mark.parametrize("units", [UNITS, (23, 70, 8, 3)], ids=["narrow", "blocks"])
 @pytest.mark.parametrize("kind", INPUTS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-def test_deterministic_and_thread_count_independent(dtype, kind):
+def test_deterministic_and_thread_count_independent(dtype, kind, units):
+    """(units "blocks": a first layer wide enough for the column blocks of
+    the CSR products, and a narrower tail)"""
     lay, ds, X, Xd, Y, sw, params = make_problem(
-        "relu", "softmax", kind, dtype, n=N_ROWS, weighted=True, chunk=32, seed=12
+        "relu", "softmax", kind, dtype, units=units, n=N_ROWS, weighted=True, chunk=32,
+        seed=12
     )
     sw_sum = sw_total(sw, slice(None), N_ROWS)
     results = {}
