@@ -13,7 +13,9 @@
  * of 64 and 128 bytes ran slower: each block re-reads the chunk's indices.)
  *
  * Every element is summed in the order of the plain loops (nonzeros in CSR
- * order; rows in order), so blocking changes no result. Rows of the batch:
+ * order; rows in order), a multiply then an add (fp-contract=off: no FMA,
+ * whatever the instruction set), so blocking and vectorising change no
+ * result: the CSR forward pass keeps the bits of fastmlp 0.1.0. Rows of the batch:
  * row r is X's row idx[start + r] when idx is given, else start + r.
  */
 #ifndef FASTMLP_SPARSE_H
@@ -22,6 +24,11 @@
 #include <stddef.h>
 
 #include "_gemm.h"   /* sg_vd, sg_vf, SG_INLINE; FM_CLONES via _elementwise.h */
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("fp-contract=off")
+#endif
 
 #define SP_BLOCK 256  /* bytes of a row per column block: 8 32-byte vectors */
 
@@ -100,5 +107,9 @@ FM_CLONES static void fm_csr_tn_##SFX(                                          
 
 SP_TYPE(double, sg_vd, d)
 SP_TYPE(float, sg_vf, f)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 #endif
