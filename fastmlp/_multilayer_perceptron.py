@@ -16,10 +16,11 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from fastmlp._base import BaseMultilayerPerceptron, FastmlpVersionWarning
 from fastmlp._callbacks import with_callbacks
+from fastmlp._predict import check_fitted
 from fastmlp._sample_weight import with_class_weight
 
 __all__ = [
@@ -174,7 +175,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y : ndarray, shape (n_samples,) or (n_samples, n_classes)
             The predicted classes.
         """
-        check_is_fitted(self)
+        check_fitted(self)
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
@@ -243,7 +244,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     def predict_proba(self, X):
         """Probability estimates, shape (n_samples, n_classes), classes ordered
         as in `classes_`."""
-        check_is_fitted(self)
+        check_fitted(self)
         y_pred = self._forward_pass_fast(X)
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
@@ -333,7 +334,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         -------
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
         """
-        check_is_fitted(self)
+        check_fitted(self)
         return self._predict(X)
 
     def _predict(self, X, check_input=True):

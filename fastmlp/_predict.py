@@ -23,7 +23,7 @@ import weakref
 
 import numpy as np
 from sklearn import get_config
-from sklearn.utils.validation import _assert_all_finite, validate_data
+from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
 from fastmlp._network import (
     as_kernel_input, chunk_rows, make_dataset, make_layout, nnz_per_row, pack,
@@ -41,7 +41,7 @@ _caches = weakref.WeakKeyDictionary()  # estimator -> _ModelCache
 
 
 class _ModelCache:
-    """Per model: Layouts by (units, activations, dtype); one Workspace per
+    """Per model: Layouts by (units, activations, dtype, CSR chunk); one Workspace per
     (layout, threads), used by one call at a time; the packed vector that
     the current coefs_/intercepts_ are views of."""
 
@@ -61,7 +61,8 @@ class _ModelCache:
                 and all(a is b for a, b in zip(intercepts, views[1])))
 
     def layout(self, units, activation, out_activation, dtype, nnz_per_row=None):
-        chunk = chunk_rows(units, dtype.itemsize, nnz_per_row)
+        # CSR chunks depend on the density: keyed by the chunk it gives
+        chunk = None if nnz_per_row is None else chunk_rows(units, dtype.itemsize, nnz_per_row)
         key = (units, activation, out_activation, dtype, chunk)
         layout = self.layouts.get(key)
         if layout is None:
@@ -86,6 +87,13 @@ def _cache(est):
     if cache is None:
         cache = _caches[est] = _ModelCache()
     return cache
+
+
+def check_fitted(est):
+    """sklearn's check_is_fitted, with its NotFittedError, without its scan of
+    every attribute when coefs_ is there (which makes it fitted for sklearn)."""
+    if "coefs_" not in vars(est):
+        check_is_fitted(est)
 
 
 def _check_X(est, X):
