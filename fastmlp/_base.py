@@ -28,6 +28,7 @@ from fastmlp._network import (
     make_dataset,
     make_layout,
     make_workspace,
+    nnz_per_row,
     pack,
     unpack,
     unpack_units,
@@ -60,6 +61,14 @@ def _layer_size(size):
     if isinstance(size, (bool, np.bool_)):
         raise TypeError("an integer is required")
     return operator.index(size)
+
+
+def _refit_dtype(x_dtype, coefs):
+    """The dtype a fit from existing weights computes in: the wider of the
+    data's and the weights', as sklearn's numpy products promote (float32 X
+    against the float64 coefs_ of an L-BFGS fit computes in float64)."""
+    dtype = np.result_type(x_dtype, *coefs)
+    return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
 class FastmlpVersionWarning(InconsistentVersionWarning):
@@ -210,11 +219,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         # packed arrays and puts the optimizer's state back in place)
         state_before = dict(vars(self))
         X, y = self._validate_input(X, y, incremental, reset=first_pass)
-        dtype = X.dtype
+        dtype = X.dtype if first_pass else _refit_dtype(X.dtype, self.coefs_)
         if X.shape[0] == 0:
             raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
         if sample_weight is not None:
-            sample_weight = check_sample_weight(sample_weight, X, dtype)
+            # checked in X's dtype (sklearn's rounding), then read in the model's
+            sample_weight = check_sample_weight(sample_weight, X, X.dtype).astype(
+                dtype, copy=False)
         if y.ndim == 1:
             y = y.reshape((-1, 1))
         self.n_outputs_ = y.shape[1]
@@ -267,7 +278,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 
     def _fit_lbfgs(self, Xk, Y, sample_weight, layer_units, progress=None):
         dtype = Y.dtype
-        layout = make_layout(layer_units, self.activation, self.out_activation_, dtype)
+        layout = make_layout(layer_units, self.activation, self.out_activation_, dtype,
+                             nnz_per_row=nnz_per_row(Xk))
         ws = make_workspace(layout, dtype, Y.shape[0])
         data = make_dataset(Xk, Y, sample_weight, dtype)
         sw_sum = Y.shape[0] if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
@@ -284,7 +296,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         """L-BFGS from the current weights over the objective loss_grad
         (fit_lbfgs's; shared by the in-memory fit and the Dask one)."""
         x0 = pack(self.coefs_, self.intercepts_, np.float64)
-        on_iteration = callback_bridge(progress, x0, layout, dtype)
+        on_iteration = callback_bridge(progress, x0, layout)
         try:
             result = fit_lbfgs(
                 loss_grad, x0, dtype=dtype, max_iter=self.max_iter,
@@ -293,18 +305,20 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             )
         except LbfgsInterrupted as interrupted:
             # Ctrl-C: the model keeps the iterations done, and the interrupt goes on
-            self._apply_lbfgs(interrupted.result, layout, dtype)
+            self._apply_lbfgs(interrupted.result, layout)
             raise
         if progress is not None:
             progress.close()
-        self._apply_lbfgs(result, layout, dtype)
+        self._apply_lbfgs(result, layout)
 
-    def _apply_lbfgs(self, result, layout, dtype):
+    def _apply_lbfgs(self, result, layout):
         self.n_iter_ = result.n_iter
         if result.loss is not None:
             self.loss_ = result.loss
         self.loss_curve_ = result.loss_curve
-        self.coefs_, self.intercepts_ = unpack(result.x.astype(dtype), layout)
+        # float64 whatever the data's dtype, as sklearn's L-BFGS hands back
+        # scipy's float64 iterate
+        self.coefs_, self.intercepts_ = unpack(np.asarray(result.x, dtype=np.float64), layout)
 
     def _fit_stochastic(self, X, Xk, Y, sample_weight, layer_units, incremental,
                         progress=None):

@@ -80,8 +80,9 @@ def fit_lbfgs(loss_grad, x0, *, dtype, max_iter, max_fun, tol, verbose,
             return loss_grad(x, grad), grad
 
     else:
-        # float32 data trains in float32: scipy's iterate is cast in, the
-        # float32 gradient cast out, both into buffers made once
+        # float32 data evaluates in float32 at scipy's iterate rounded to
+        # float32, as sklearn's does (scipy hands its loss float32 iterates when
+        # x0 is float32); the gradient goes back as float64. Buffers made once
         x32 = np.empty(n_params, dtype=dtype)
         grad64 = np.empty(n_params, dtype=np.float64)
 
@@ -140,7 +141,7 @@ def fit_lbfgs(loss_grad, x0, *, dtype, max_iter, max_fun, tol, verbose,
     )
 
 
-def callback_bridge(progress, x0, layout, dtype):
+def callback_bridge(progress, x0, layout):
     """on_iteration for fit_lbfgs that drives a _callbacks.FitProgress: one
     subtask per iteration, begun here at x0 and then after each iteration
     ends, as sklearn's L-BFGS bridge does (so one more begins than runs;
@@ -153,7 +154,8 @@ def callback_bridge(progress, x0, layout, dtype):
         # the estimator as if the fit had stopped at x (called by sklearn only
         # for hooks that take fitted_estimator)
         def attributes():
-            coefs, intercepts = unpack(x.astype(dtype), layout)
+            # float64, as the fitted coefs_ of an L-BFGS fit
+            coefs, intercepts = unpack(np.array(x, dtype=np.float64), layout)
             out = dict(coefs_=coefs, intercepts_=intercepts, n_iter_=n_iter)
             if loss is not None:
                 out["loss_"] = np.float64(loss)

@@ -16,11 +16,12 @@ from sklearn.utils.multiclass import (
     type_of_target,
     unique_labels,
 )
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import validate_data
 
 from fastmlp import _dask
 from fastmlp._base import BaseMultilayerPerceptron, FastmlpVersionWarning
 from fastmlp._callbacks import with_callbacks
+from fastmlp._predict import check_fitted
 from fastmlp._sample_weight import with_class_weight
 
 __all__ = [
@@ -178,7 +179,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         y : ndarray, shape (n_samples,) or (n_samples, n_classes)
             The predicted classes (a lazy Dask array for Dask input).
         """
-        check_is_fitted(self)
+        check_fitted(self)
         if _dask.is_dask(X):
             return _dask.predict(self, X, "predict")
         return self._predict(X)
@@ -258,7 +259,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     def predict_proba(self, X):
         """Probability estimates, shape (n_samples, n_classes), classes ordered
         as in `classes_`."""
-        check_is_fitted(self)
+        check_fitted(self)
         if _dask.is_dask(X):
             return _dask.predict(self, X, "predict_proba")
         y_pred = self._forward_pass_fast(X)
@@ -351,7 +352,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         y : ndarray of shape (n_samples,) or (n_samples, n_outputs)
             (a lazy Dask array for Dask input)
         """
-        check_is_fitted(self)
+        check_fitted(self)
         if _dask.is_dask(X):
             return _dask.predict(self, X, "predict")
         return self._predict(X)

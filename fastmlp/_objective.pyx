@@ -24,6 +24,7 @@ from fastmlp._elementwise cimport (
 )
 from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_nn, narrow_tn, narrow_nt
 from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss
+from fastmlp._sparse cimport csr_nn, csr_tn
 from fastmlp._openmp cimport omp_get_thread_num, omp_get_num_threads
 from fastmlp._typedefs cimport intp, OUT_SOFTMAX
 
@@ -40,17 +41,10 @@ cdef void first_layer(const NetSpec* net, const DataSpec* d, const floating* par
     cdef floating* Z = work + net.act_off[1]
     cdef const floating* X = <const floating*> d.X
     cdef floating* xb
-    cdef intp i, p, g
+    cdef intp i, g
     cdef int j
-    cdef floating v
     if d.indptr != NULL:
-        memset(Z, 0, m * n_out * sizeof(floating))
-        for i in range(m):
-            g = row_of(d, r0 + i)
-            for p in range(d.indptr[g], d.indptr[g + 1]):
-                v = X[p]
-                for j in range(n_out):
-                    Z[i * n_out + j] += v * W[d.indices[p] * n_out + j]
+        csr_nn(X, d.indices, d.indptr, d.idx, d.start + r0, m, W, n_out, Z)
     elif d.idx != NULL:
         xb = work + net.xbuf_off
         if d.fortran:
@@ -79,20 +73,11 @@ cdef void first_layer_grad(const NetSpec* net, const DataSpec* d, floating* gacc
     cdef floating* G = gacc + net.coef_off[0]
     cdef const floating* D = work + net.act_off[1]
     cdef const floating* X = <const floating*> d.X
-    cdef intp i, p, g, col
-    cdef int j
-    cdef floating v
     cdef floating beta = 0 if fresh else 1
     if d.indptr != NULL:
         if fresh:
             memset(G, 0, <intp> nf * n_out * sizeof(floating))
-        for i in range(m):
-            g = row_of(d, r0 + i)
-            for p in range(d.indptr[g], d.indptr[g + 1]):
-                v = X[p]
-                col = d.indices[p] * n_out
-                for j in range(n_out):
-                    G[col + j] += v * D[i * n_out + j]
+        csr_tn(X, d.indices, d.indptr, d.idx, d.start + r0, m, D, n_out, G)
     elif d.idx != NULL:
         gemm_rm(1, 0, nf, n_out, <int> m, 1, work + net.xbuf_off, nf, D, n_out,
                 beta, G, n_out)

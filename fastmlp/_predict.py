@@ -23,9 +23,11 @@ import weakref
 
 import numpy as np
 from sklearn import get_config
-from sklearn.utils.validation import _assert_all_finite, validate_data
+from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
-from fastmlp._network import as_kernel_input, make_dataset, make_layout, pack
+from fastmlp._network import (
+    as_kernel_input, chunk_rows, make_dataset, make_layout, nnz_per_row, pack,
+)
 from fastmlp._objective import Workspace
 from fastmlp._threads import BLAS_LIMIT, threads_for_rows
 
@@ -39,7 +41,7 @@ _caches = weakref.WeakKeyDictionary()  # estimator -> _ModelCache
 
 
 class _ModelCache:
-    """Per model: Layouts by (units, activations, dtype); one Workspace per
+    """Per model: Layouts by (units, activations, dtype, CSR chunk); one Workspace per
     (layout, threads), used by one call at a time; the packed vector that
     the current coefs_/intercepts_ are views of."""
 
@@ -58,11 +60,14 @@ class _ModelCache:
                 and all(a is b for a, b in zip(coefs, views[0]))
                 and all(a is b for a, b in zip(intercepts, views[1])))
 
-    def layout(self, units, activation, out_activation, dtype):
-        key = (units, activation, out_activation, dtype)
+    def layout(self, units, activation, out_activation, dtype, nnz_per_row=None):
+        # CSR chunks depend on the density: keyed by the chunk it gives
+        chunk = None if nnz_per_row is None else chunk_rows(units, dtype.itemsize, nnz_per_row)
+        key = (units, activation, out_activation, dtype, chunk)
         layout = self.layouts.get(key)
         if layout is None:
-            layout = self.layouts[key] = make_layout(units, activation, out_activation, dtype)
+            layout = self.layouts[key] = make_layout(units, activation, out_activation, dtype,
+                                                     chunk=chunk)
         return layout
 
     def workspace(self, layout, n_threads, dtype):
@@ -82,6 +87,13 @@ def _cache(est):
     if cache is None:
         cache = _caches[est] = _ModelCache()
     return cache
+
+
+def check_fitted(est):
+    """sklearn's check_is_fitted, with its NotFittedError, without its scan of
+    every attribute when coefs_ is there (which makes it fitted for sklearn)."""
+    if "coefs_" not in vars(est):
+        check_is_fitted(est)
 
 
 def _check_X(est, X):
@@ -182,9 +194,10 @@ def forward(est, X, check_input=True):
     out = np.empty((n, units[-1]), dtype=dtype)
     if n == 0:
         return out
-    layout = cache.layout(units, est.activation, est.out_activation_, dtype)
+    Xk = as_kernel_input(X, dtype)
+    layout = cache.layout(units, est.activation, est.out_activation_, dtype, nnz_per_row(Xk))
     params = _packed_weights(cache, coefs, intercepts, dtype, layout.n_params)
-    data = make_dataset(as_kernel_input(X, dtype), None, None, dtype)
+    data = make_dataset(Xk, None, None, dtype)
     n_threads = threads_for_rows(n, layout.n_params, forward_only=True)
     ws, shared = cache.workspace(layout, n_threads, dtype)
     try:

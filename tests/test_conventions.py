@@ -88,20 +88,29 @@ def test_tags_match_what_fit_accepts():
 
 
 @pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
-def test_float32_preserved(solver):
+def test_float32_dtypes_as_sklearn(solver):
     """Not a tag for predictors (transformer_tags.preserves_dtype is for
-    transformers): float32 input trains and predicts in float32, as sklearn's."""
+    transformers): float32 input gives sklearn's dtypes. sgd/adam train and
+    predict in float32; L-BFGS evaluates in float32 but hands back scipy's
+    float64 iterate, so its weights and predictions are float64."""
     X32 = (X / 16).astype(np.float32)
     params = dict(hidden_layer_sizes=(8,), solver=solver, max_iter=5, random_state=0)
-    clf = MLPClassifier(**params).fit(X32, Y)
-    reg = MLPRegressor(**params).fit(X32, Y_REG.astype(np.float32))
-    for est in (clf, reg):
-        assert all(w.dtype == np.float32 for w in _weights(est))
-    assert clf.predict_proba(X32).dtype == np.float32
-    assert reg.predict(X32).dtype == np.float32
-    assert reg.predict(X32.astype(np.float64)).dtype == np.float64
-    # (sklearn's lbfgs hands back float64 weights, so float64 predictions;
-    # fastmlp keeps float32 for every solver: see test_multilayer_perceptron)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        pairs = [
+            (MLPClassifier(**params).fit(X32, Y), sk.MLPClassifier(**params).fit(X32, Y)),
+            (MLPRegressor(**params).fit(X32, Y_REG.astype(np.float32)),
+             sk.MLPRegressor(**params).fit(X32, Y_REG.astype(np.float32))),
+        ]
+    want = np.float64 if solver == "lbfgs" else np.float32
+    for ours, theirs in pairs:
+        assert [w.dtype for w in _weights(ours)] == [w.dtype for w in _weights(theirs)]
+        assert all(w.dtype == want for w in _weights(ours))
+        predict = ours.predict_proba if hasattr(ours, "predict_proba") else ours.predict
+        their_predict = (theirs.predict_proba if hasattr(theirs, "predict_proba")
+                         else theirs.predict)
+        assert predict(X32).dtype == their_predict(X32).dtype == want
+        assert predict(X32.astype(np.float64)).dtype == np.float64
 
 
 # ------------------------------------------- get_params, set_params, clone --

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from fastmlp import _core, _objective
+from fastmlp._network import CSR
 
 import reference as ref
 from kernel_problems import (
@@ -123,6 +124,59 @@ def test_csr_row_subset_without_gather_buffer():
     )
     assert loss == pytest.approx(ref_loss, rel=1e-10)
     assert_close(grad, ref_grad, 1e-10)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+@pytest.mark.parametrize("width", [5, 32, 70, 128])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_csr_first_layer_column_blocks(dtype, width, n_threads):
+    """The CSR products run over column blocks of 256 bytes (32 float64, 64
+    float32) and a narrower tail: widths with no whole block, exactly one,
+    blocks and a tail, and several blocks. CSR with unsorted indices,
+    duplicates and empty rows against the dense path on the same values,
+    all rows and a row subset, loss + gradient and the forward pass."""
+    units, n = (23, width, 4), 97
+    lay, ds, X, Xd, Y, sw, params = make_problem(
+        "tanh", "softmax", "csr", dtype, units=units, n=n, weighted=True, seed=11,
+        chunk=40)
+    # split each row's first nonzero into two entries of the same column
+    # (a duplicate, summed by the product), values exact in the dtype
+    data, indices, indptr = list(X.data), list(X.indices), [0]
+    out_d, out_i = [], []
+    for a, b in zip(X.indptr[:-1], X.indptr[1:]):
+        for p in range(a, b):
+            if p == a:
+                half = dtype(data[p] / 2)
+                out_d += [half, dtype(data[p] - half)]
+                out_i += [indices[p], indices[p]]
+            else:
+                out_d.append(data[p])
+                out_i.append(indices[p])
+        indptr.append(len(out_i))
+    Xdup = CSR(np.asarray(out_d, dtype=dtype), np.asarray(out_i, dtype=np.intp),
+               np.asarray(indptr, dtype=np.intp), X.shape)
+    assert np.any(np.diff(Xdup.indptr) == 0)
+    dense = np.ascontiguousarray(Xd, dtype=dtype)
+    dense_lay = _core.Layout(units, lay.activation, lay.output, 40, True)
+    rtol = RTOL[dtype]
+    idx = np.random.RandomState(0).permutation(n)[:60].astype(np.intp)
+    for rows in (None, idx):
+        kw = {} if rows is None else dict(idx=rows)
+        sw_sum = sw_total(sw, slice(None) if rows is None else rows, n)
+        got = run_loss_grad(_objective.Workspace(lay, n_threads, dtype), params,
+                            _core.Dataset(Xdup, Y, sw, dtype), 1e-3, sw_sum, **kw)
+        want = run_loss_grad(_objective.Workspace(dense_lay, n_threads, dtype), params,
+                             _core.Dataset(dense, Y, sw, dtype), 1e-3, sw_sum, **kw)
+        assert got[0] == pytest.approx(want[0], rel=rtol)
+        assert_close(got[1], want[1], rtol)
+        m = n if rows is None else rows.shape[0]
+        outs = []
+        for layout, Xk in ((lay, Xdup), (dense_lay, dense)):
+            out = np.empty((m, units[-1]), dtype=dtype)
+            _objective.Workspace(layout, n_threads, dtype, False).forward(
+                params, _core.Dataset(Xk, None, None, dtype), out, **kw)
+            outs.append(out)
+        assert_close(outs[0], outs[1], rtol)
 
 
 # ------------------------------------------------------------ chunk sizes --
@@ -257,11 +311,15 @@ def test_gradient_finite_differences(activation, output, kind):
 # ----------------------------------------------------------- determinism --
 
 
+@pytest.mark.parametrize("units", [UNITS, (23, 70, 8, 3)], ids=["narrow", "blocks"])
 @pytest.mark.parametrize("kind", INPUTS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
-def test_deterministic_and_thread_count_independent(dtype, kind):
+def test_deterministic_and_thread_count_independent(dtype, kind, units):
+    """(units "blocks": a first layer wide enough for the column blocks of
+    the CSR products, and a narrower tail)"""
     lay, ds, X, Xd, Y, sw, params = make_problem(
-        "relu", "softmax", kind, dtype, n=N_ROWS, weighted=True, chunk=32, seed=12
+        "relu", "softmax", kind, dtype, units=units, n=N_ROWS, weighted=True, chunk=32,
+        seed=12
     )
     sw_sum = sw_total(sw, slice(None), N_ROWS)
     results = {}
