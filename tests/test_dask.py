@@ -483,8 +483,7 @@ def test_import_does_not_import_dask():
 
 @pytest.mark.parametrize("solver", ["lbfgs", "adam"])
 def test_callbacks_see_every_iteration(scheduler, solver):
-    sys.path.insert(0, os.path.dirname(__file__))
-    from test_callbacks import Recorder
+    from test_callbacks import Recorder  # tests/ is on sys.path (pytest's prepend mode)
 
     X, y = _data("multiclass")
     params = dict(LBFGS, solver=solver, max_iter=4)
