@@ -303,6 +303,12 @@ def _prepare(est, X, y, sample_weight, first_pass):
     if Xa.ndim != 2:
         raise ValueError(f"Expected a 2-D Dask array for X, got {Xa.ndim} dimension(s).")
     dtype = np.dtype(np.float32 if Xa.dtype == np.float32 else np.float64)
+    if not first_pass:
+        # a refit computes in the wider of the data's and the weights' dtypes
+        # (float32 data against an L-BFGS fit's float64 coefs_), as in memory
+        from fastmlp._base import _refit_dtype
+
+        dtype = np.dtype(_refit_dtype(dtype, est.coefs_))
     ya = _as_dask_array(y) if is_dask(y) else y
     swa = _as_dask_array(sample_weight) if is_dask(sample_weight) else sample_weight
 

@@ -152,7 +152,7 @@ def test_lbfgs_float32(client, kind, cls):
     assert est.n_iter_ == ref.n_iter_ == 10
     _assert_same_weights(ref, est, 1e-5)
     # and the objective itself to float32 rounding, at the same point
-    data = _dask._prepare(est, *_dask_arrays(X, y), first_pass=False)
+    data = _dask._prepare(cls(**LBFGS), *_dask_arrays(X, y), first_pass=True)
     units = [6, 12, 7, ref.n_outputs_]
     layout = make_layout(units, "tanh", ref.out_activation_, np.float32)
     spec = (tuple(units), "tanh", ref.out_activation_, np.dtype(np.float32).str)
@@ -568,3 +568,19 @@ def test_blocks_computed_once_per_fit_on_the_local_scheduler():
     assert est.n_iter_ == 10
     # once per block for the fit (plus dask's own look at a 0-row meta block)
     assert sorted(c for c in counts if c) == sorted(c for c in CHUNKS if c)
+
+
+def test_warm_start_refit_as_in_memory(scheduler):
+    """A second fit from the first one's weights: float32 data against the
+    float64 coefs_ of an L-BFGS fit computes in float64, as in memory."""
+    X, y = _data("multiclass", np.float32)
+    params = dict(LBFGS, warm_start=True, max_iter=5)
+    ref = _fit_quietly(MLPClassifier(**params), X, y)
+    est = _fit_quietly(MLPClassifier(**params), *_dask_arrays(X, y))
+    _assert_same_weights(ref, est, 1e-5)
+    est.coefs_ = [c.copy() for c in ref.coefs_]
+    est.intercepts_ = [b.copy() for b in ref.intercepts_]
+    _fit_quietly(ref, X, y)
+    _fit_quietly(est, *_dask_arrays(X, y))
+    assert ref.coefs_[0].dtype == est.coefs_[0].dtype
+    _assert_same_weights(ref, est, 1e-8)
