@@ -22,6 +22,7 @@ import threading
 import weakref
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
@@ -36,6 +37,10 @@ from fastmlp._threads import BLAS_LIMIT, threads_for_rows
 # and a one-row product as a matrix-vector product whose threads split the
 # outputs: neither changes a bit with the BLAS limit off
 _BLAS_SINGLE_THREAD_WORK = 65536 * 4
+
+# dense X of another dtype than the weights' (float32 rows through the
+# float64 weights of an L-BFGS fit) is converted this many rows at a time
+_CONVERT_ROWS = 2048
 
 _caches = weakref.WeakKeyDictionary()  # estimator -> _ModelCache
 
@@ -194,18 +199,33 @@ def forward(est, X, check_input=True):
     out = np.empty((n, units[-1]), dtype=dtype)
     if n == 0:
         return out
-    Xk = as_kernel_input(X, dtype)
-    layout = cache.layout(units, est.activation, est.out_activation_, dtype, nnz_per_row(Xk))
+    # rows are independent: converted rows go through a block at a time,
+    # never a converted copy of the whole of X
+    blocks = [(0, n)]
+    if not sp.issparse(X) and X.dtype != dtype:
+        blocks = [(a, min(n, a + _CONVERT_ROWS)) for a in range(0, n, _CONVERT_ROWS)]
+        Xk = None
+    else:
+        Xk = as_kernel_input(X, dtype)
+    layout = cache.layout(units, est.activation, est.out_activation_, dtype,
+                          None if Xk is None else nnz_per_row(Xk))
     params = _packed_weights(cache, coefs, intercepts, dtype, layout.n_params)
-    data = make_dataset(Xk, None, None, dtype)
-    n_threads = threads_for_rows(n, layout.n_params, forward_only=True)
+    n_threads = threads_for_rows(blocks[0][1], layout.n_params, forward_only=True)
     ws, shared = cache.workspace(layout, n_threads, dtype)
+
+    def run():
+        for a, b in blocks:
+            # (a block's converted rows are freed before the next is made)
+            ws.forward(params, make_dataset(
+                Xk if Xk is not None else as_kernel_input(X[a:b], dtype), None, None, dtype
+            ), out[a:b])
+
     try:
-        if _blas_may_thread(units, n, n_threads, layout.chunk):
+        if _blas_may_thread(units, blocks[0][1], n_threads, layout.chunk):
             with BLAS_LIMIT:
-                ws.forward(params, data, out)
+                run()
         else:
-            ws.forward(params, data, out)
+            run()
     finally:
         if shared:
             cache.lock.release()

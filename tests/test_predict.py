@@ -279,3 +279,31 @@ def test_overflowing_outputs_give_nan_never_a_sure_answer(activation, dtype, sca
         theirs = est.to_sklearn().predict_proba(X[:200])
     assert np.isnan(theirs).any()
     assert not (np.isfinite(ours) & np.isnan(theirs)).any()
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_float32_rows_through_float64_weights_convert_a_block_at_a_time(order):
+    """float32 X and the float64 weights of an L-BFGS fit: float64 results
+    equal to those of the same rows in float64, without a float64 copy of
+    the whole of X (converted a block of rows at a time)."""
+    import tracemalloc
+
+    rng = np.random.RandomState(0)
+    n = 3 * fastmlp._predict._CONVERT_ROWS + 5
+    X = np.asarray(rng.randn(n, 40).astype(np.float32), order=order)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        model = MLPClassifier(hidden_layer_sizes=(8,), solver="lbfgs", max_iter=2,
+                              random_state=0).fit(
+            X[:300], rng.randint(0, 3, 300))
+    assert model.coefs_[0].dtype == np.float64
+    want = model.predict_proba(X.astype(np.float64))
+    tracemalloc.start()
+    base = tracemalloc.get_traced_memory()[0]
+    got = model.predict_proba(X)
+    peak = tracemalloc.get_traced_memory()[1] - base
+    tracemalloc.stop()
+    assert got.dtype == np.float64
+    np.testing.assert_array_equal(got, want)
+    # the output and one converted block; a float64 copy of X is 2 X.nbytes
+    assert peak < got.nbytes + X.nbytes
