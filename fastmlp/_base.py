@@ -383,6 +383,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         record = result.record
         self.coefs_, self.intercepts_ = result.coefs, result.intercepts
         self.n_iter_ = result.n_iter
+        self._apply_record(record)
+
+    def _apply_record(self, record):
+        """An sgd/adam fit record's attributes on the model: the loss curve,
+        the step count and the early-stopping state."""
         if record.loss is not None:
             self.loss_ = record.loss
         self.t_ = record.t

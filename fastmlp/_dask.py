@@ -633,20 +633,18 @@ def fit(est, X, y, sample_weight=None):
 
 def _train_on_block(model, Xb, Yb, swb, layer_units):
     """One partial_fit step of model over a block (its rows shuffled and cut
-    into minibatches as sklearn's partial_fit does), where the block lives;
-    returns the model, its optimizer state and RandomState moved on."""
+    into minibatches as sklearn's partial_fit does), where the block lives.
+    Returns the model, its optimizer state and RandomState moved on, and the
+    step's loss, read here: the model is updated in place, so a task reading
+    it later could see a later block's loss (the threaded scheduler shares
+    it). An empty block has no rows to weigh its loss: 0."""
     n = Xb.shape[0]
     if n == 0:
-        return model
+        return model, 0.0
     Xk = as_kernel_input(Xb, Yb.dtype)
     with BLAS_LIMIT:
         model._fit_stochastic(Xb, Xk, Yb, swb, layer_units, incremental=True)
-    return model
-
-
-def _block_loss(model):
-    # (an empty block first in the first epoch: no loss yet, and no rows)
-    return getattr(model, "loss_", 0.0)
+    return model, model.loss_
 
 
 def fit_stochastic(est, data, layer_units, initialize=None, progress=None):
@@ -745,9 +743,9 @@ def fit_stochastic(est, data, layer_units, initialize=None, progress=None):
         step = model
         losses = []
         for b in order:
-            step = dask.delayed(_train_on_block, pure=False)(
+            step, loss = dask.delayed(_train_on_block, pure=False, nout=2)(
                 step, data.x_blocks[b], data.y_blocks[b], data.sw_blocks[b], layer_units)
-            losses.append(dask.delayed(_block_loss, pure=False)(step))
+            losses.append(loss)
         model, block_losses = dask.compute(step, losses)
         rs = model._random_state
         n_rows = [data.rows[b] for b in order]
@@ -790,15 +788,7 @@ def fit_stochastic(est, data, layer_units, initialize=None, progress=None):
     est._optimizer = model._optimizer
     est._random_state = rs
     est.n_iter_ = len(record.loss_curve)
-    est.loss_ = record.loss
-    est.t_ = record.t
-    est.loss_curve_ = record.loss_curve
-    est._no_improvement_count = record.no_improvement_count
-    est.best_loss_ = record.best_loss
-    est.validation_scores_ = record.validation_scores
-    est.best_validation_score_ = record.best_validation_score
-    est._best_coefs = record.best_coefs
-    est._best_intercepts = record.best_intercepts
+    est._apply_record(record)
 
 
 def _travelling_model(est):

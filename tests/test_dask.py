@@ -472,12 +472,15 @@ def test_fitted_model_is_plain():
     copy.deepcopy(est)
 
 
-def test_import_does_not_import_dask():
+def test_import_does_not_import_dask(tmp_path):
+    # (run from another folder: the current one, first on sys.path, may be
+    # a source tree without its compiled core)
     code = ("import sys, numpy as np, fastmlp; "
             "fastmlp.MLPClassifier(max_iter=5).fit(np.eye(4), [0, 1, 0, 1]); "
             "assert not [m for m in sys.modules if m.split('.')[0] in "
             "('dask', 'distributed')], 'dask imported'")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path)
     assert out.returncode == 0, out.stderr
 
 
