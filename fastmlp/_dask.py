@@ -294,14 +294,7 @@ def _prepare(est, X, y, sample_weight, first_pass):
             f"X is a {type(X).__name__} while y or sample_weight is a Dask collection: "
             "pass X as a Dask array or DataFrame too (its partitions say where the rows live)"
         )
-    if hasattr(X, "columns"):
-        # the column names of a Dask DataFrame, read from its pandas meta
-        _check_feature_names(est, X._meta, reset=first_pass)
-    else:
-        _check_feature_names(est, None, reset=first_pass)
-    Xa = _columns_as_one_chunk(_as_dask_array(X))
-    if Xa.ndim != 2:
-        raise ValueError(f"Expected a 2-D Dask array for X, got {Xa.ndim} dimension(s).")
+    Xa = _named_2d_array(est, X, reset=first_pass)
     dtype = np.dtype(np.float32 if Xa.dtype == np.float32 else np.float64)
     if not first_pass:
         # a refit computes in the wider of the data's and the weights' dtypes
@@ -824,15 +817,19 @@ def _predict_block(block, model, method, tail, out_dtype):
         return getattr(model, method)(block)
 
 
-def _check_X_for_predict(est, X):
-    check_is_fitted(est)
-    if hasattr(X, "columns"):
-        _check_feature_names(est, X._meta, reset=False)
-    else:
-        _check_feature_names(est, None, reset=False)
+def _named_2d_array(est, X, reset):
+    """X as a 2-D Dask array with all columns in one chunk, after sklearn's
+    feature-name check (a Dask DataFrame's names read from its pandas meta)."""
+    _check_feature_names(est, X._meta if hasattr(X, "columns") else None, reset=reset)
     Xa = _columns_as_one_chunk(_as_dask_array(X))
     if Xa.ndim != 2:
         raise ValueError(f"Expected a 2-D Dask array for X, got {Xa.ndim} dimension(s).")
+    return Xa
+
+
+def _check_X_for_predict(est, X):
+    check_is_fitted(est)
+    Xa = _named_2d_array(est, X, reset=False)
     if Xa.shape[1] != est.n_features_in_:
         raise ValueError(
             f"X has {Xa.shape[1]} features, but {type(est).__name__} is expecting "
