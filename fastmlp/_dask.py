@@ -54,9 +54,11 @@ from sklearn.utils.validation import (
 from fastmlp._callbacks import FitProgress
 from fastmlp._network import (
     as_kernel_input,
+    chunk_rows,
     make_dataset,
     make_layout,
     make_threaded_workspace,
+    nnz_per_row,
 )
 from fastmlp._threads import BLAS_LIMIT, dask_task_threads, dask_worker_threads
 from fastmlp._version import __version__
@@ -419,17 +421,19 @@ def _prepare(est, X, y, sample_weight, first_pass):
 
 # ------------------------------------------------------ L-BFGS on Dask --
 
-def _workspace(token, spec, n_threads):
+def _workspace(token, spec, n_threads, csr_nnz=None):
     """The (Layout, Workspace, gradient buffer) this thread of this worker
-    uses for the fit `token`, made on its first evaluation."""
-    key = (token, threading.get_ident(), n_threads)
+    uses for the fit `token`, made on its first evaluation (csr_nnz: mean
+    nonzeros per row of a CSR partition, whose chunks follow its density)."""
+    units, activation, out_activation, dtype = spec
+    chunk = None if csr_nnz is None else chunk_rows(units, np.dtype(dtype).itemsize, csr_nnz)
+    key = (token, threading.get_ident(), n_threads, chunk)
     with _WORKSPACES_LOCK:
         entry = _WORKSPACES.get(key)
         if entry is not None:
             _WORKSPACES.move_to_end(key)
             return entry
-    units, activation, out_activation, dtype = spec
-    layout = make_layout(list(units), activation, out_activation, dtype)
+    layout = make_layout(list(units), activation, out_activation, dtype, chunk=chunk)
     ws = make_threaded_workspace(layout, dtype, n_threads)
     entry = (layout, ws, np.empty(layout.n_params, dtype=dtype))
     with _WORKSPACES_LOCK:
@@ -458,8 +462,9 @@ def _partition_sums(token, spec, n_partitions, params, Xb, Yb, swb):
     if n == 0:
         return 0.0, None, 0.0
     n_threads = dask_task_threads(dask_worker_threads(), n_partitions, n, params.shape[0])
-    _, ws, grad = _workspace(token, spec, n_threads)
-    data = make_dataset(as_kernel_input(Xb, dtype), Yb, swb, dtype)
+    Xk = as_kernel_input(Xb, dtype)
+    _, ws, grad = _workspace(token, spec, n_threads, nnz_per_row(Xk))
+    data = make_dataset(Xk, Yb, swb, dtype)
     with BLAS_LIMIT:
         loss = ws.loss_grad(params, grad, data, 0.0, 1.0)
     weight = float(n) if swb is None else float(swb.sum(dtype=np.float64))
