@@ -18,7 +18,7 @@ before training (finiteness, classes and class counts, the network's shape)
 is one pass over the persisted data.
 
 A worker keeps each (fit, thread)'s Layout and Workspace between evaluations
-(``_WORKSPACES``) and gives each task the OpenMP threads
+(``_WORKSPACES``), and each partition's checked Dataset (``_DATASETS``), and gives each task the OpenMP threads
 ``_threads.dask_task_threads`` allows, so that the tasks running at once on a
 worker never use more threads than the worker has.
 
@@ -68,6 +68,10 @@ from fastmlp._version import __version__
 # a fit that never ends (its client died) is pushed out past this many
 _MAX_CACHED_WORKSPACES = 32
 _WORKSPACES = OrderedDict()
+# and the Dataset of each of its partitions, per (fit, partition): past this
+# many, the oldest are made again when next evaluated
+_MAX_CACHED_DATASETS = 4096
+_DATASETS = OrderedDict()
 _WORKSPACES_LOCK = threading.Lock()
 
 # an evaluation cut short by a lost connection (a worker died) runs again
@@ -448,26 +452,47 @@ def _same(x):
 
 
 def _forget_fit(token):
-    """Drop a finished fit's Layouts and Workspaces from this process."""
+    """Drop a finished fit's Layouts, Workspaces and partition Datasets from
+    this process."""
     with _WORKSPACES_LOCK:
-        for key in [k for k in _WORKSPACES if k[0] == token]:
-            del _WORKSPACES[key]
+        for cache in (_WORKSPACES, _DATASETS):
+            for key in [k for k in cache if k[0] == token]:
+                del cache[key]
 
 
-def _partition_sums(token, spec, n_partitions, params, Xb, Yb, swb):
-    """One partition's unnormalised sums at params: (loss sum, gradient sum,
-    weight sum), without the L2 term. Runs where the partition lives."""
+def _partition_data(token, index, dtype, Xb, Yb, swb):
+    """(Dataset, mean nonzeros per row of CSR or None, weight sum) of
+    partition `index` for the fit `token`: made on the first evaluation
+    (CSR indices converted and range-checked, the weights summed), reused
+    while the task gets the same block objects."""
+    key = (token, index)
+    with _WORKSPACES_LOCK:
+        entry = _DATASETS.get(key)
+        if entry is not None and all(a is b for a, b in zip(entry[0], (Xb, Yb, swb))):
+            _DATASETS.move_to_end(key)
+            return entry[1]
+    Xk = as_kernel_input(Xb, dtype)
+    weight = float(Xb.shape[0]) if swb is None else float(swb.sum(dtype=np.float64))
+    value = (make_dataset(Xk, Yb, swb, dtype), nnz_per_row(Xk), weight)
+    with _WORKSPACES_LOCK:
+        _DATASETS[key] = ((Xb, Yb, swb), value)
+        while len(_DATASETS) > _MAX_CACHED_DATASETS:
+            _DATASETS.popitem(last=False)
+    return value
+
+
+def _partition_sums(token, spec, n_partitions, index, params, Xb, Yb, swb):
+    """Partition `index`'s unnormalised sums at params: (loss sum, gradient
+    sum, weight sum), without the L2 term. Runs where the partition lives."""
     dtype = np.dtype(spec[3])
     n = Xb.shape[0]
     if n == 0:
         return 0.0, None, 0.0
     n_threads = dask_task_threads(dask_worker_threads(), n_partitions, n, params.shape[0])
-    Xk = as_kernel_input(Xb, dtype)
-    _, ws, grad = _workspace(token, spec, n_threads, nnz_per_row(Xk))
-    data = make_dataset(Xk, Yb, swb, dtype)
+    data, csr_nnz, weight = _partition_data(token, index, dtype, Xb, Yb, swb)
+    _, ws, grad = _workspace(token, spec, n_threads, csr_nnz)
     with BLAS_LIMIT:
         loss = ws.loss_grad(params, grad, data, 0.0, 1.0)
-    weight = float(n) if swb is None else float(swb.sum(dtype=np.float64))
     # a copy: the buffer serves this thread's next partition
     return float(loss), grad.copy(), weight
 
@@ -521,15 +546,15 @@ class DaskObjective:
                 self._futures = d.block_futures()
             params = client.submit(_same, params, pure=False)
             tasks = [
-                client.submit(_partition_sums, self.token, self.spec, n, params,
+                client.submit(_partition_sums, self.token, self.spec, n, i, params,
                               xf, yf, sf, pure=False)
-                for xf, yf, sf in zip(*self._futures)
+                for i, (xf, yf, sf) in enumerate(zip(*self._futures))
             ]
             return client.gather(tasks)
         tasks = [
             dask.delayed(_partition_sums, pure=False)(
-                self.token, self.spec, n, params, xb, yb, sb)
-            for xb, yb, sb in zip(d.x_blocks, d.y_blocks, d.sw_blocks)
+                self.token, self.spec, n, i, params, xb, yb, sb)
+            for i, (xb, yb, sb) in enumerate(zip(d.x_blocks, d.y_blocks, d.sw_blocks))
         ]
         return dask.compute(*tasks)
 

@@ -219,6 +219,40 @@ def test_workers_reuse_one_workspace_per_thread(client, monkeypatch):
     assert all(not v for v in _cache_sizes(client).values())
 
 
+def _cached_datasets(client):
+    return client.run(lambda: {k[1]: id(v[1][0]) for k, v in _dask._DATASETS.items()})
+
+
+def test_workers_check_each_partition_once_per_fit(client, monkeypatch):
+    """Each partition's Dataset (CSR indices converted and range-checked,
+    weights summed) is made on its first evaluation and reused by every
+    later one; the fit's end drops them."""
+    X, y = _data("binary")
+    seen = []
+    call = _dask.DaskObjective.__call__
+
+    def spying(self, params, grad):
+        out = call(self, params, grad)
+        seen.append(_cached_datasets(client))
+        return out
+
+    monkeypatch.setattr(_dask.DaskObjective, "__call__", spying)
+    Xd, yd, _ = _dask_arrays(sp.csr_matrix(X), y)
+    _fit_quietly(MLPClassifier(**LBFGS), Xd, yd)
+    assert len(seen) > 10
+    made = {}  # (worker, partition) -> the Datasets it was given
+    for snapshot in seen:
+        for worker, datasets in snapshot.items():
+            for index, ident in datasets.items():
+                made.setdefault((worker, index), set()).add(ident)
+    # every non-empty partition was evaluated; a worker made each of its
+    # partitions' Dataset once (Dask may run a partition on another worker
+    # too, which then makes its own)
+    assert {i for _, i in made} == {i for i, c in enumerate(Xd.chunks[0]) if c}
+    assert all(len(idents) == 1 for idents in made.values())
+    assert all(not v for v in _cached_datasets(client).values())
+
+
 def test_same_weights_on_1_2_and_3_workers(client):
     X, y = _data("multiclass")
     Xd, yd, _ = _dask_arrays(X, y)
