@@ -25,7 +25,7 @@ from fastmlp._elementwise cimport (
 from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_nn, narrow_tn, narrow_nt
 from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss
 from fastmlp._sparse cimport csr_nn, csr_tn
-from fastmlp._openmp cimport omp_get_thread_num, omp_get_num_threads
+from fastmlp._openmp cimport fmp_barrier, omp_get_thread_num, omp_get_num_threads
 from fastmlp._typedefs cimport intp, OUT_SOFTMAX
 
 cnp.import_array()
@@ -290,32 +290,134 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
     return (loss + 0.5 * alpha * reg) / sw_sum
 
 
+# A forward pass over n rows runs on a grid that depends on n and the network
+# only, never on the thread count, so predictions are the same bit for bit on
+# any number of threads (OpenBLAS sums a product's terms in another order
+# when it splits it otherwise: it picks its kernel and blocking by size).
+# One chunk of rows: every wide product in blocks of FWD_COLUMNS columns,
+# the team sharing the blocks (a few rows cost mostly a read of the weights,
+# which this splits); more rows: chunks of equal size, the team sharing them.
+cdef enum:
+    FWD_COLUMNS = 64
+
+
+cdef inline intp forward_chunks(const NetSpec* net, intp n) noexcept nogil:
+    """Chunks of a forward pass over n rows: as few as the chunk size allows,
+    and an even number when more than one (two or four threads share them
+    evenly)."""
+    cdef intp k = (n + net.chunk - 1) // net.chunk
+    if k > 1 and k % 2:
+        k += 1
+    return k
+
+
+cdef inline bint forward_by_columns(const DataSpec* d, intp k) noexcept nogil:
+    """Whether a pass of k chunks over d runs in column blocks (contiguous
+    dense rows in one chunk)."""
+    return k == 1 and d.indptr == NULL and d.idx == NULL
+
+
+def forward_gemm_work(Layout layout, intp n):
+    """The most multiply-adds of one BLAS call in a forward pass over n rows
+    of dense input (whether BLAS could run it on several threads)."""
+    cdef const NetSpec* net = &layout.spec
+    cdef intp k = forward_chunks(net, n)
+    cdef intp m = (n + k - 1) // k
+    cdef intp most = 0, w
+    cdef int l
+    for l in range(net.n_layers - 1):
+        w = net.units[l + 1]
+        if l > 0 and w <= SG_NMAX:
+            continue
+        if k == 1 and w > FWD_COLUMNS:
+            w = FWD_COLUMNS
+        if m * net.units[l] * w > most:
+            most = m * net.units[l] * w
+    return most
+
+
+cdef void layer_columns(const NetSpec* net, const DataSpec* d, const floating* params,
+                        floating* work, int l, intp m, int t, int team) noexcept nogil:
+    """Thread t's share of layer l over the chunk's m rows: its column blocks
+    of Z = A_l @ W_l (A_0: X), then bias and activation for a hidden layer;
+    a narrow product is thread 0's alone."""
+    cdef int L = net.n_layers - 1
+    cdef int h = net.units[l], w = net.units[l + 1]
+    cdef int nb = (w + FWD_COLUMNS - 1) // FWD_COLUMNS
+    cdef int b, c0, cw, lda = h
+    cdef bint trans = 0
+    cdef intp i
+    cdef const floating* A = work + net.act_off[l]
+    cdef const floating* W = params + net.coef_off[l]
+    cdef const floating* bias = params + net.int_off[l]
+    cdef floating* Z = work + net.act_off[l + 1]
+    if l > 0 and w <= SG_NMAX:
+        if t == 0:
+            narrow_nn(A, W, Z, m, h, w, work + net.sg_off)
+            if l < L - 1:
+                bias_activation(net.activation, Z, bias, m, w)
+        return
+    if l == 0:
+        A = <const floating*> d.X
+        if d.fortran:
+            A = A + d.start
+            lda = <int> d.n_total
+            trans = 1
+        else:
+            A = A + d.start * h
+    for b in range((nb * t) // team, (nb * (t + 1)) // team):
+        c0 = b * FWD_COLUMNS
+        cw = FWD_COLUMNS if w - c0 > FWD_COLUMNS else w - c0
+        gemm_rm(trans, 0, <int> m, cw, h, 1, A, lda, W + c0, w, 0, Z + c0, w)
+        if l < L - 1:
+            for i in range(m):
+                bias_activation(net.activation, Z + i * w + c0, bias + c0, 1, cw)
+
+
+cdef void columns_forward(const NetSpec* net, const DataSpec* d, const floating* params,
+                          floating* work, floating* out, int t, int team) noexcept nogil:
+    """Thread t's part of the forward pass of d's rows as one chunk in
+    column blocks (work: the team's one chunk buffer), layer by layer."""
+    cdef int L = net.n_layers - 1
+    cdef int l
+    for l in range(L):
+        layer_columns(net, d, params, work, l, d.n, t, team)
+        fmp_barrier()
+    if t == 0:
+        output_rows(net.output, work + net.act_off[L], params + net.int_off[L - 1],
+                    out, d.n, net.units[L])
+
+
+cdef void rows_forward(const NetSpec* net, const DataSpec* d, const floating* params,
+                       floating* work, floating* out, intp k, intp c0, intp c1) noexcept nogil:
+    """Chunks c0 .. c1 of k equal chunks of d's rows."""
+    cdef intp c, r0
+    for c in range(c0, c1):
+        r0 = (d.n * c) // k
+        chunk_forward(net, d, params, work, out, r0, (d.n * (c + 1)) // k - r0)
+
+
 cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* params,
                        floating* work, floating* out, int n_threads) noexcept nogil:
-    """Output-layer values of d's rows into out, chunk by chunk, the rows
-    split over n_threads as in loss_grad_impl."""
-    cdef int nt = n_threads
-    cdef intp chunk = chunk_for(net, d.n, nt)
+    """Output-layer values of d's rows into out, on the grid above."""
+    cdef intp k = forward_chunks(net, d.n)
+    cdef bint columns = forward_by_columns(d, k)
     # firstprivate in the region (see loss_grad_impl)
     cdef int t = 0, team = 1
-    cdef intp lo = 0, hi = 0, r0 = 0, m = 0
-    if nt == 1:
-        r0 = 0
-        while r0 < d.n:
-            m = chunk if d.n - r0 > chunk else d.n - r0
-            chunk_forward(net, d, params, work, out, r0, m)
-            r0 += m
-    else:
-        with parallel(num_threads=nt):
-            t = omp_get_thread_num()
-            team = omp_get_num_threads()
-            lo = (d.n * t) // team
-            hi = (d.n * (t + 1)) // team
-            r0 = lo
-            while r0 < hi:
-                m = chunk if hi - r0 > chunk else hi - r0
-                chunk_forward(net, d, params, work + t * net.work_size, out, r0, m)
-                r0 = r0 + m
+    if n_threads == 1 or (k == 1 and not columns):
+        if columns:
+            columns_forward(net, d, params, work, out, 0, 1)
+        else:
+            rows_forward(net, d, params, work, out, k, 0, k)
+        return
+    with parallel(num_threads=n_threads):
+        t = omp_get_thread_num()
+        team = omp_get_num_threads()
+        if columns:
+            columns_forward(net, d, params, work, out, t, team)
+        else:
+            rows_forward(net, d, params, work + t * net.work_size, out, k,
+                         (k * t) // team, (k * (t + 1)) // team)
 
 
 # ------------------------------------------------------ Python facing ----

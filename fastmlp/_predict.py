@@ -13,9 +13,11 @@ A call costs the forward pass plus a few microseconds:
   dictionary. That keeps them out of the model's __dict__, so out of
   pickles, deepcopy, clone, get_params and to_sklearn.
 - Threads: a Workspace for _threads.threads_for_rows of the call's rows.
-  BLAS is held to one thread (threadpoolctl, ~17 us a call) only when one of
-  the call's products could otherwise run on several: the products of small
-  calls run on one BLAS thread anyway, from each OpenMP thread.
+  The compiled forward pass splits the work on a grid that depends on the
+  rows and the network only, so the results do not depend on the thread
+  count. BLAS is held to one thread (_threads.BLAS_LIMIT, ~8 us a call)
+  only when one of the call's products could otherwise run on several: the
+  products of small calls run on one BLAS thread anyway.
 """
 
 import threading
@@ -29,7 +31,7 @@ from sklearn.utils.validation import _assert_all_finite, check_is_fitted, valida
 from fastmlp._network import (
     as_kernel_input, chunk_rows, make_dataset, make_layout, nnz_per_row, pack,
 )
-from fastmlp._objective import Workspace
+from fastmlp._objective import Workspace, forward_gemm_work
 from fastmlp._threads import BLAS_LIMIT, threads_for_rows
 
 # OpenBLAS runs a product of at most this many multiply-adds on one thread
@@ -170,13 +172,10 @@ def _check_weights(coefs, intercepts):
             )
 
 
-def _blas_may_thread(units, n_rows, n_threads, chunk):
-    """Whether BLAS could run one of this call's products on several threads
-    (its rows: a thread's share of the call, at most one chunk)."""
-    if n_rows == 1:
-        return False
-    m = min(-(-n_rows // n_threads), chunk)
-    return max(m * a * b for a, b in zip(units[:-1], units[1:])) > _BLAS_SINGLE_THREAD_WORK
+def _blas_may_thread(layout, n_rows):
+    """Whether BLAS could run one of the products of a pass over n_rows rows
+    on several threads."""
+    return n_rows > 1 and forward_gemm_work(layout, n_rows) > _BLAS_SINGLE_THREAD_WORK
 
 
 def forward(est, X, check_input=True):
@@ -221,7 +220,7 @@ def forward(est, X, check_input=True):
             ), out[a:b])
 
     try:
-        if _blas_may_thread(units, blocks[0][1], n_threads, layout.chunk):
+        if _blas_may_thread(layout, blocks[0][1]):
             with BLAS_LIMIT:
                 run()
         else:

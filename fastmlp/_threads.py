@@ -172,49 +172,72 @@ def minibatch_threads(batch_size, layer_units, n_params, avg_nnz=None):
     return max(1, min(n_threads, -(-batch_size // MIN_ROWS_PER_THREAD)))
 
 
+def _blas_controller():
+    """threadpoolctl's view of the BLAS libraries, found once per process
+    (finding them is the costly part)."""
+    global _controller
+    if _controller is None:
+        _controller = ThreadpoolController()
+    return _controller
+
+
 def blas_single_thread():
     """Context manager holding every BLAS library to one thread.
 
     Our OpenMP threads call BLAS on small, cache-sized blocks; a multi-threaded
     BLAS under them oversubscribes the cores and, for OpenBLAS built with
-    pthreads, is many times slower. The controller is built once per process
-    (finding the libraries is the costly part) and used once per fit/predict.
+    pthreads, is many times slower. It also sums a product in another order.
     """
-    global _controller
-    if _controller is None:
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
+    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 class _SharedBlasLimit:
-    """blas_single_thread() shared by every fit and predict running at once.
+    """BLAS held to one thread, shared by every fit and predict running at once.
 
-    threadpoolctl's limit is process-wide and restores what it saw on entry:
-    two overlapping calls from different Python threads would let the second
-    save the first's limit (1) and restore it last, leaving BLAS on one
-    thread for the rest of the process. Here the first call in sets the limit
-    and the last one out restores the original.
+    A BLAS limit is process-wide: two overlapping calls from different Python
+    threads that each saved and restored it would let the second save the
+    first's limit (1) and restore it last, leaving BLAS on one thread for the
+    rest of the process. Here the first call in sets the limit and the last
+    one out restores the original. It sets each library's threads directly
+    (about 2 us a library), not through threadpoolctl's limit() (about 10 us
+    a library), which is much of a small predict.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._count = 0
-        self._limiter = None
+        self._libs = None
+        self._saved = []
 
     def __enter__(self):
         with self._lock:
             if self._count == 0:
-                self._limiter = blas_single_thread()
-                self._limiter.__enter__()
+                if self._libs is None:
+                    self._libs = _blas_controller().select(user_api="blas").lib_controllers
+                self._saved = [(lib, lib.num_threads) for lib in self._libs]
+                self._set([(lib, 1) for lib, n in self._saved if n != 1])
             self._count += 1
         return self
+
+    @staticmethod
+    def _set(changes):
+        for lib, n in changes:
+            lib.set_num_threads(n)
+        # recent threadpoolctl lets only the Python thread that set an
+        # OpenBLAS pool last change it again while it lives; give that back,
+        # as its own limit() does, or the next call from another thread
+        # would change nothing
+        for cls in {type(lib) for lib, _ in changes}:
+            release = getattr(cls, "clear_controlling_thread", None)
+            if release is not None:
+                release()
 
     def __exit__(self, *exc_info):
         with self._lock:
             self._count -= 1
             if self._count == 0:
-                limiter, self._limiter = self._limiter, None
-                limiter.__exit__(None, None, None)
+                self._set([(lib, n) for lib, n in self._saved if n != 1])
+                self._saved = []
         return False
 
 

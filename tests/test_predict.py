@@ -172,6 +172,59 @@ def test_thread_count_follows_each_calls_openmp_limit(clf, monkeypatch):
     np.testing.assert_array_equal(one, two)
 
 
+def _random_fit(est, n_features, n_outputs, dtype, n=400):
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(n, n_features)).astype(dtype)
+    if isinstance(est, MLPClassifier):
+        y = rng.integers(0, n_outputs, n)
+    else:
+        y = rng.normal(size=(n, n_outputs)).astype(dtype)
+    return _fit(est, X, y), X
+
+
+@pytest.mark.parametrize("hidden", [(256,), (130, 20, 70)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_wide_predictions_do_not_depend_on_the_thread_count(hidden, dtype, monkeypatch):
+    """Wide layers go through BLAS, which sums in another order when a
+    product is split otherwise (784 x 256 at 9, 100 and 200 rows used to
+    differ between 1 and 2 threads): every batch size gives the same bits on
+    1, 2 and 3 threads, C- or F-ordered."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "3")
+    est, X = _random_fit(MLPClassifier(hidden_layer_sizes=hidden, solver="adam",
+                                       max_iter=2, random_state=0), 784, 10, dtype)
+    for n in (1, 2, 5, 9, 10, 17, 40, 97, 100, 200, 400):
+        for rows in (np.ascontiguousarray(X[:n]), np.asfortranarray(X[:n])):
+            with threadpool_limits(1, user_api="openmp"):
+                one = est.predict_proba(rows)
+            for t in (2, 3):
+                with threadpool_limits(t, user_api="openmp"):
+                    np.testing.assert_array_equal(est.predict_proba(rows), one,
+                                                  err_msg=f"{n} rows, {t} threads")
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "logistic", "identity"])
+@pytest.mark.parametrize("threads", [1, 2])
+def test_column_blocks_give_the_forward_pass(activation, threads, monkeypatch):
+    """A batch of one chunk runs every wide product in 64-column blocks
+    shared by the threads: widths with a short last block (200, 65, and 40
+    regression outputs) against sklearn's forward pass with the same
+    weights."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    for est, n_out in ((MLPClassifier(hidden_layer_sizes=(200, 65), activation=activation,
+                                      solver="adam", max_iter=2, random_state=0), 7),
+                       (MLPRegressor(hidden_layer_sizes=(65,), activation=activation,
+                                     solver="adam", max_iter=2, random_state=0), 40)):
+        est, X = _random_fit(est, 50, n_out, np.float64)
+        sk = est.to_sklearn()
+        method = "predict_proba" if n_out == 7 else "predict"
+        for n in (2, 10, 33):
+            for rows in (np.ascontiguousarray(X[:n]), np.asfortranarray(X[:n])):
+                with threadpool_limits(threads, user_api="openmp"):
+                    got = getattr(est, method)(rows)
+                np.testing.assert_allclose(got, getattr(sk, method)(rows), rtol=1e-12,
+                                           atol=1e-15)
+
+
 def test_concurrent_predicts_give_the_serial_results(clf):
     X = np.ascontiguousarray(X_DIG)
     serial = [clf.predict_proba(X[i::16]) for i in range(16)]
