@@ -22,6 +22,12 @@ OUTPUT_CODES = {o.name[len("OUT_"):].lower(): int(o) for o in Output}
 # per-thread chunk buffers aim at this many bytes: they stay in L2 while the
 # chunk goes through every layer, forward and back
 _CHUNK_BYTES = 1 << 20
+# a forward pass alone (predict) goes through each layer once: bigger chunks
+# in L3 cost less than packing the weights for BLAS once per L2-sized chunk
+# (100000 x 784 float32 through (256,): 1.13-1.17x the bare products with
+# 200-row chunks, 1.10-1.13x with 800)
+_FORWARD_CHUNK_BYTES = 4 << 20
+_FORWARD_MAX_CHUNK = 4096
 # bounds on the rows per chunk: at least 32, or a chunk's gemm calls and
 # loop set-up outweigh its rows; at most 1024, past which a narrow network's
 # chunks gain no speed, only per-thread buffer memory
@@ -44,13 +50,16 @@ _CSR_CHUNK_BYTES = 16 << 20
 _MINIBATCH_CHUNK_SLACK = 2
 
 
-def chunk_rows(units, itemsize, nnz_per_row=None):
+def chunk_rows(units, itemsize, nnz_per_row=None, forward_only=False):
     """Rows per chunk so one chunk's activations, temporary and input fit the
-    cache budget; for CSR input (nnz_per_row: its mean nonzeros per row),
-    enough rows to read each column block of the first layer many times."""
+    cache budget (a bigger one for a forward pass alone); for CSR input
+    (nnz_per_row: its mean nonzeros per row), enough rows to read each column
+    block of the first layer many times."""
+    budget, most = ((_FORWARD_CHUNK_BYTES, _FORWARD_MAX_CHUNK) if forward_only
+                    else (_CHUNK_BYTES, _MAX_CHUNK))
     per_row = (sum(units) + max(units[1:-1], default=1)) * itemsize
-    rows = _CHUNK_BYTES // max(per_row, 1)
-    rows = int(min(max(rows, _MIN_CHUNK), _MAX_CHUNK))
+    rows = budget // max(per_row, 1)
+    rows = int(min(max(rows, _MIN_CHUNK), most))
     if nnz_per_row is not None:
         # the input is not buffered; the chunk's buffers may outgrow L2, since
         # the first layer's weights and gradient dominate the traffic

@@ -294,42 +294,34 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
 # only, never on the thread count, so predictions are the same bit for bit on
 # any number of threads (OpenBLAS sums a product's terms in another order
 # when it splits it otherwise: it picks its kernel and blocking by size).
-# One chunk of rows: every wide product in blocks of FWD_COLUMNS columns,
-# the team sharing the blocks (a few rows cost mostly a read of the weights,
-# which this splits); more rows: chunks of equal size, the team sharing them.
+# A few rows (the caller's choice, columns=True): one chunk, every wide
+# product in blocks of FWD_COLUMNS columns that the team shares (a few rows
+# cost mostly a read of the weights, which this splits). Otherwise an even
+# number of equal chunks, which the team shares.
 cdef enum:
     FWD_COLUMNS = 64
 
 
 cdef inline intp forward_chunks(const NetSpec* net, intp n) noexcept nogil:
-    """Chunks of a forward pass over n rows: as few as the chunk size allows,
-    and an even number when more than one (two or four threads share them
-    evenly)."""
+    """Chunks of a pass over n rows by rows: as few as the chunk size allows,
+    and an even number (two or four threads share them evenly)."""
     cdef intp k = (n + net.chunk - 1) // net.chunk
-    if k > 1 and k % 2:
-        k += 1
-    return k
+    k += k % 2
+    return k if k < n else n
 
 
-cdef inline bint forward_by_columns(const DataSpec* d, intp k) noexcept nogil:
-    """Whether a pass of k chunks over d runs in column blocks (contiguous
-    dense rows in one chunk)."""
-    return k == 1 and d.indptr == NULL and d.idx == NULL
-
-
-def forward_gemm_work(Layout layout, intp n):
+def forward_gemm_work(Layout layout, intp n, bint columns):
     """The most multiply-adds of one BLAS call in a forward pass over n rows
     of dense input (whether BLAS could run it on several threads)."""
     cdef const NetSpec* net = &layout.spec
-    cdef intp k = forward_chunks(net, n)
-    cdef intp m = (n + k - 1) // k
+    cdef intp m = n if columns else (n + forward_chunks(net, n) - 1) // forward_chunks(net, n)
     cdef intp most = 0, w
     cdef int l
     for l in range(net.n_layers - 1):
         w = net.units[l + 1]
         if l > 0 and w <= SG_NMAX:
             continue
-        if k == 1 and w > FWD_COLUMNS:
+        if columns and w > FWD_COLUMNS:
             w = FWD_COLUMNS
         if m * net.units[l] * w > most:
             most = m * net.units[l] * w
@@ -398,13 +390,13 @@ cdef void rows_forward(const NetSpec* net, const DataSpec* d, const floating* pa
 
 
 cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* params,
-                       floating* work, floating* out, int n_threads) noexcept nogil:
+                       floating* work, floating* out, int n_threads,
+                       bint columns) noexcept nogil:
     """Output-layer values of d's rows into out, on the grid above."""
     cdef intp k = forward_chunks(net, d.n)
-    cdef bint columns = forward_by_columns(d, k)
     # firstprivate in the region (see loss_grad_impl)
     cdef int t = 0, team = 1
-    if n_threads == 1 or (k == 1 and not columns):
+    if n_threads == 1:
         if columns:
             columns_forward(net, d, params, work, out, 0, 1)
         else:
@@ -480,9 +472,12 @@ cdef class Workspace:
         return _loss_grad(self, &d, <float*> cnp.PyArray_DATA(params),
                           <float*> cnp.PyArray_DATA(grad), alpha, sw_sum)
 
-    def forward(self, params, Dataset data, out, idx=None, Py_ssize_t start=0, n=None):
+    def forward(self, params, Dataset data, out, idx=None, Py_ssize_t start=0, n=None,
+                bint columns=False):
         """Output-layer values (after the output function) of the rows into
-        out, a writeable C-contiguous (n, n_outputs) array of the model's dtype."""
+        out, a writeable C-contiguous (n, n_outputs) array of the model's dtype.
+        columns: the rows as one chunk, wide products split by columns (dense
+        rows without idx, at most one chunk of them)."""
         cdef DataSpec d
         cdef NetSpec* net = &self.layout.spec
         cdef cnp.ndarray o = out
@@ -491,14 +486,16 @@ cdef class Workspace:
                 or not o.flags.writeable or o.shape[0] != d.n \
                 or o.shape[1] != net.units[net.n_layers - 1]:
             raise ValueError("out must be a writeable C-contiguous (n, n_outputs) array")
+        if columns and (d.indptr != NULL or d.idx != NULL or d.n > net.chunk):
+            raise ValueError("columns=True takes at most one chunk of dense rows without idx")
         if d.n == 0:
             return out
         if self.dtype == np.float64:
             _forward(self, &d, <double*> cnp.PyArray_DATA(params),
-                     <double*> cnp.PyArray_DATA(o))
+                     <double*> cnp.PyArray_DATA(o), columns)
         else:
             _forward(self, &d, <float*> cnp.PyArray_DATA(params),
-                     <float*> cnp.PyArray_DATA(o))
+                     <float*> cnp.PyArray_DATA(o), columns)
         return out
 
 
@@ -514,7 +511,8 @@ cdef double _loss_grad(Workspace ws, DataSpec* d, const floating* params, floati
     return r
 
 
-cdef void _forward(Workspace ws, DataSpec* d, const floating* params, floating* out) noexcept:
+cdef void _forward(Workspace ws, DataSpec* d, const floating* params, floating* out,
+                   bint columns) noexcept:
     cdef floating* work = <floating*> cnp.PyArray_DATA(ws.work)
     with nogil:
-        forward_impl(&ws.layout.spec, d, params, work, out, ws.n_threads)
+        forward_impl(&ws.layout.spec, d, params, work, out, ws.n_threads, columns)

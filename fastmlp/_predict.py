@@ -68,14 +68,19 @@ class _ModelCache:
                 and all(a is b for a, b in zip(intercepts, views[1])))
 
     def layout(self, units, activation, out_activation, dtype, nnz_per_row=None):
+        """(Layout, the most rows a call splits by columns: 0 for CSR)."""
         # CSR chunks depend on the density: keyed by the chunk it gives
-        chunk = None if nnz_per_row is None else chunk_rows(units, dtype.itemsize, nnz_per_row)
-        key = (units, activation, out_activation, dtype, chunk)
-        layout = self.layouts.get(key)
-        if layout is None:
-            layout = self.layouts[key] = make_layout(units, activation, out_activation, dtype,
-                                                     chunk=chunk)
-        return layout
+        csr_chunk = (None if nnz_per_row is None
+                     else chunk_rows(units, dtype.itemsize, nnz_per_row, forward_only=True))
+        key = (units, activation, out_activation, dtype, csr_chunk)
+        found = self.layouts.get(key)
+        if found is None:
+            chunk = csr_chunk or chunk_rows(units, dtype.itemsize, forward_only=True)
+            column_rows = 0 if csr_chunk else chunk_rows(units, dtype.itemsize)
+            found = self.layouts[key] = (
+                make_layout(units, activation, out_activation, dtype, chunk=chunk), column_rows
+            )
+        return found
 
     def workspace(self, layout, n_threads, dtype):
         """(Workspace, whether it is the shared one to give back)."""
@@ -172,10 +177,11 @@ def _check_weights(coefs, intercepts):
             )
 
 
-def _blas_may_thread(layout, n_rows):
+def _blas_may_thread(layout, n_rows, columns):
     """Whether BLAS could run one of the products of a pass over n_rows rows
     on several threads."""
-    return n_rows > 1 and forward_gemm_work(layout, n_rows) > _BLAS_SINGLE_THREAD_WORK
+    return (n_rows > 1
+            and forward_gemm_work(layout, n_rows, columns) > _BLAS_SINGLE_THREAD_WORK)
 
 
 def forward(est, X, check_input=True):
@@ -206,21 +212,24 @@ def forward(est, X, check_input=True):
         Xk = None
     else:
         Xk = as_kernel_input(X, dtype)
-    layout = cache.layout(units, est.activation, est.out_activation_, dtype,
-                          None if Xk is None else nnz_per_row(Xk))
+    layout, column_rows = cache.layout(units, est.activation, est.out_activation_, dtype,
+                                       None if Xk is None else nnz_per_row(Xk))
     params = _packed_weights(cache, coefs, intercepts, dtype, layout.n_params)
     n_threads = threads_for_rows(blocks[0][1], layout.n_params, forward_only=True)
     ws, shared = cache.workspace(layout, n_threads, dtype)
+    # few dense rows: every wide product split by columns (see _objective);
+    # the choice depends on the rows, never on the threads
+    columns = n <= column_rows
 
     def run():
         for a, b in blocks:
             # (a block's converted rows are freed before the next is made)
             ws.forward(params, make_dataset(
                 Xk if Xk is not None else as_kernel_input(X[a:b], dtype), None, None, dtype
-            ), out[a:b])
+            ), out[a:b], columns=columns)
 
     try:
-        if _blas_may_thread(layout, blocks[0][1]):
+        if _blas_may_thread(layout, blocks[0][1], columns):
             with BLAS_LIMIT:
                 run()
         else:

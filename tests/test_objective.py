@@ -374,3 +374,39 @@ def test_fewer_openmp_threads_than_requested():
         capture_output=True, text=True, timeout=120,
     )
     assert proc.returncode == 0, proc.stderr[-2000:]
+
+
+# ------------------------------------------------- forward by columns --
+
+
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["C", "F"])
+@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_forward_by_columns_matches_reference(dtype, activation, kind, n_threads):
+    """columns=True: one chunk with every wide product in 64-column blocks
+    (widths 150 and 70: short last blocks; 9: a narrow product), equal to the
+    reference and, bit for bit, on every thread count."""
+    units, n = (20, 150, 9, 70, 4), 37
+    lay, ds, X, Xd, Y, sw, params = make_problem(activation, "softmax", kind, dtype,
+                                                 units=units, n=n, chunk=40, seed=8)
+    out = np.empty((n, units[-1]), dtype=dtype)
+    _objective.Workspace(lay, n_threads, dtype, False).forward(params, ds, out, columns=True)
+    assert_close(out, ref.forward(params, list(units), Xd, activation, "softmax"),
+                 RTOL[dtype])
+    one = np.empty_like(out)
+    _objective.Workspace(lay, 1, dtype, False).forward(params, ds, one, columns=True)
+    np.testing.assert_array_equal(out, one)
+
+
+def test_forward_by_columns_refuses_what_it_cannot_split():
+    """columns=True takes at most one chunk of dense rows read in place."""
+    for kind, kw, n in (("csr", {}, 30), ("C", dict(idx=np.arange(5, dtype=np.intp)), 30),
+                        ("C", {}, 41)):
+        lay, ds, *_, params = make_problem("relu", "identity", kind, np.float64,
+                                           n=n, chunk=40, gather=True)
+        rows = kw["idx"].shape[0] if kw else n
+        out = np.empty((rows, UNITS[-1]))
+        with pytest.raises(ValueError, match="columns=True"):
+            _objective.Workspace(lay, 2, np.float64, False).forward(params, ds, out,
+                                                                    columns=True, **kw)
