@@ -202,6 +202,22 @@ static void fm_gather_rows(char* restrict dst, const char* restrict X,
     }
 }
 
+/* Whether all n values are finite: no value has every exponent bit set
+ * (inf and NaN). Bit tests, so the loop vectorises (an OR reduction). */
+#define FM_ALL_FINITE(NAME, T, U, EXP)                                          \
+FM_CLONES static int NAME(const T* x, ptrdiff_t n)                              \
+{                                                                               \
+    U bad = 0;                                                                  \
+    for (ptrdiff_t i = 0; i < n; i++) {                                         \
+        U b;                                                                    \
+        memcpy(&b, x + i, sizeof b);                                            \
+        bad |= (U)((b & EXP) == EXP);                                           \
+    }                                                                           \
+    return bad == 0;                                                            \
+}
+FM_ALL_FINITE(fm_all_finite_d, double, uint64_t, 0x7FF0000000000000ULL)
+FM_ALL_FINITE(fm_all_finite_f, float, uint32_t, 0x7F800000U)
+
 /* Softmax deltas after the pre-pass, in place: row i of Z (exps, rowsum[i]
  * their sum) becomes (e / sum - y) * w for its data row g (rows[i], or
  * first + i when rows is NULL; w = sw[g], or 1 when sw is NULL); then gb += the

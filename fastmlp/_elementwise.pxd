@@ -20,6 +20,8 @@ cdef extern from "_elementwise.h" nogil:
     void fm_softmax_rows_f(float* Z, const float* b, intp m, int k, float* rowsum) noexcept
     void fm_gather_rows(char* dst, const char* X, const intp* rows, intp m,
                         size_t row_bytes) noexcept
+    int fm_all_finite_d(const double* x, intp n) noexcept
+    int fm_all_finite_f(const float* x, intp n) noexcept
     void fm_softmax_delta_d(double* Z, const double* Y, const double* sw, const intp* rows,
                             intp first, intp m, int k, const double* rowsum,
                             double* gb) noexcept
@@ -86,6 +88,16 @@ cdef inline floating f_expit(floating x) noexcept nogil:
     d = 1 + e    # rounded to the dtype before the division
     r = 1 / d
     return r if x >= 0 else e * r
+
+
+# ------------------------------------------------------------- input ----
+
+cdef inline bint all_finite(const floating* x, intp n) noexcept nogil:
+    """Whether the n values are finite (no inf, no NaN)."""
+    if floating is double:
+        return fm_all_finite_d(x, n)
+    else:
+        return fm_all_finite_f(x, n)
 
 
 # ------------------------------------------------------- hidden layers ----

@@ -46,6 +46,7 @@ cdef class Workspace:
     cdef readonly cnp.ndarray work    # (n_threads, work_size)
     cdef readonly cnp.ndarray gacc    # (n_threads - 1, n_params)
     cdef readonly cnp.ndarray lacc    # (n_threads,) float64
+    cdef readonly cnp.ndarray seen_nonfinite  # (n_threads,) intc: a forward pass's input check
 
     cdef int _prepare(self, DataSpec* d, Dataset data, object params, object idx,
                       intp start, object n) except -1

@@ -19,7 +19,7 @@ from libc.string cimport memset
 
 from fastmlp._core cimport NetSpec, DataSpec, Layout, Dataset, check_vec, row_of
 from fastmlp._elementwise cimport (
-    f_log, f_log1p, fm_gather_rows, bias_activation, activation_backward, output_rows,
+    all_finite, f_log, f_log1p, fm_gather_rows, bias_activation, activation_backward, output_rows,
     softmax_rows, softmax_delta,
 )
 from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_nn, narrow_tn, narrow_nt
@@ -366,12 +366,29 @@ cdef void layer_columns(const NetSpec* net, const DataSpec* d, const floating* p
                 bias_activation(net.activation, Z + i * w + c0, bias + c0, 1, cw)
 
 
+cdef bint rows_finite(const floating* X, const DataSpec* d, intp r0, intp m) noexcept nogil:
+    """Whether rows r0 .. r0+m of d's dense X, read in place, are finite."""
+    cdef intp j
+    if d.fortran:
+        for j in range(d.n_features):
+            if not all_finite(X + d.start + r0 + j * d.n_total, m):
+                return 0
+        return 1
+    return all_finite(X + (d.start + r0) * d.n_features, m * d.n_features)
+
+
 cdef void columns_forward(const NetSpec* net, const DataSpec* d, const floating* params,
-                          floating* work, floating* out, int t, int team) noexcept nogil:
+                          floating* work, floating* out, int t, int team,
+                          int* seen_nonfinite) noexcept nogil:
     """Thread t's part of the forward pass of d's rows as one chunk in
-    column blocks (work: the team's one chunk buffer), layer by layer."""
+    column blocks (work: the team's one chunk buffer), layer by layer; with
+    seen_nonfinite, thread t first checks its share of the rows."""
     cdef int L = net.n_layers - 1
     cdef int l
+    cdef intp r0 = (d.n * t) // team
+    if seen_nonfinite != NULL and not rows_finite(<const floating*> d.X, d, r0,
+                                                  (d.n * (t + 1)) // team - r0):
+        seen_nonfinite[t] = 1
     for l in range(L):
         layer_columns(net, d, params, work, l, d.n, t, team)
         fmp_barrier()
@@ -381,38 +398,51 @@ cdef void columns_forward(const NetSpec* net, const DataSpec* d, const floating*
 
 
 cdef void rows_forward(const NetSpec* net, const DataSpec* d, const floating* params,
-                       floating* work, floating* out, intp k, intp c0, intp c1) noexcept nogil:
-    """Chunks c0 .. c1 of k equal chunks of d's rows."""
-    cdef intp c, r0
+                       floating* work, floating* out, intp k, intp c0, intp c1,
+                       int* seen_nonfinite) noexcept nogil:
+    """Chunks c0 .. c1 of k equal chunks of d's rows; with seen_nonfinite
+    (this thread's flag), each chunk's rows are checked first, while the
+    products are about to read them."""
+    cdef intp c, r0, m
     for c in range(c0, c1):
         r0 = (d.n * c) // k
-        chunk_forward(net, d, params, work, out, r0, (d.n * (c + 1)) // k - r0)
+        m = (d.n * (c + 1)) // k - r0
+        if seen_nonfinite != NULL and not rows_finite(<const floating*> d.X, d, r0, m):
+            seen_nonfinite[0] = 1
+        chunk_forward(net, d, params, work, out, r0, m)
 
 
 cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* params,
-                       floating* work, floating* out, int n_threads,
-                       bint columns) noexcept nogil:
-    """Output-layer values of d's rows into out, on the grid above."""
+                       floating* work, floating* out, int n_threads, bint columns,
+                       int* seen_nonfinite) noexcept nogil:
+    """Output-layer values of d's rows into out, on the grid above; with
+    seen_nonfinite (one flag per thread, zeroed), a thread that reads a
+    non-finite input value sets its flag."""
     cdef intp k = forward_chunks(net, d.n)
     # firstprivate in the region (see loss_grad_impl)
     cdef int t = 0, team = 1
     if n_threads == 1:
         if columns:
-            columns_forward(net, d, params, work, out, 0, 1)
+            columns_forward(net, d, params, work, out, 0, 1, seen_nonfinite)
         else:
-            rows_forward(net, d, params, work, out, k, 0, k)
+            rows_forward(net, d, params, work, out, k, 0, k, seen_nonfinite)
         return
     with parallel(num_threads=n_threads):
         t = omp_get_thread_num()
         team = omp_get_num_threads()
         if columns:
-            columns_forward(net, d, params, work, out, t, team)
+            columns_forward(net, d, params, work, out, t, team, seen_nonfinite)
         else:
             rows_forward(net, d, params, work + t * net.work_size, out, k,
-                         (k * t) // team, (k * (t + 1)) // team)
+                         (k * t) // team, (k * (t + 1)) // team,
+                         NULL if seen_nonfinite == NULL else seen_nonfinite + t)
 
 
 # ------------------------------------------------------ Python facing ----
+
+class NonFiniteInput(ValueError):
+    """Workspace.forward(check_finite=True) read a NaN or an infinity."""
+
 
 cdef class Workspace:
     """Per-thread buffers of one fit or predict, allocated once: work
@@ -433,6 +463,7 @@ cdef class Workspace:
         rows = n_threads - 1 if with_grad else 0
         self.gacc = np.empty((rows, layout.spec.n_params), dtype=self.dtype)
         self.lacc = np.zeros(n_threads, dtype=np.float64)
+        self.seen_nonfinite = np.zeros(n_threads, dtype=np.intc)
 
     @property
     def nbytes(self):
@@ -473,14 +504,17 @@ cdef class Workspace:
                           <float*> cnp.PyArray_DATA(grad), alpha, sw_sum)
 
     def forward(self, params, Dataset data, out, idx=None, Py_ssize_t start=0, n=None,
-                bint columns=False):
+                bint columns=False, bint check_finite=False):
         """Output-layer values (after the output function) of the rows into
         out, a writeable C-contiguous (n, n_outputs) array of the model's dtype.
         columns: the rows as one chunk, wide products split by columns (dense
-        rows without idx, at most one chunk of them)."""
+        rows without idx, at most one chunk of them). check_finite: also check
+        that every input value is finite, while the rows are read anyway
+        (dense rows without idx): NonFiniteInput when one is not."""
         cdef DataSpec d
         cdef NetSpec* net = &self.layout.spec
         cdef cnp.ndarray o = out
+        cdef int* seen = NULL
         self._prepare(&d, data, params, idx, start, n)
         if o.ndim != 2 or o.dtype != self.dtype or not o.flags.c_contiguous \
                 or not o.flags.writeable or o.shape[0] != d.n \
@@ -488,14 +522,21 @@ cdef class Workspace:
             raise ValueError("out must be a writeable C-contiguous (n, n_outputs) array")
         if columns and (d.indptr != NULL or d.idx != NULL or d.n > net.chunk):
             raise ValueError("columns=True takes at most one chunk of dense rows without idx")
+        if check_finite and (d.indptr != NULL or d.idx != NULL):
+            raise ValueError("check_finite=True takes dense rows without idx")
         if d.n == 0:
             return out
+        if check_finite:
+            self.seen_nonfinite[:] = 0
+            seen = <int*> cnp.PyArray_DATA(self.seen_nonfinite)
         if self.dtype == np.float64:
             _forward(self, &d, <double*> cnp.PyArray_DATA(params),
-                     <double*> cnp.PyArray_DATA(o), columns)
+                     <double*> cnp.PyArray_DATA(o), columns, seen)
         else:
             _forward(self, &d, <float*> cnp.PyArray_DATA(params),
-                     <float*> cnp.PyArray_DATA(o), columns)
+                     <float*> cnp.PyArray_DATA(o), columns, seen)
+        if check_finite and self.seen_nonfinite.any():
+            raise NonFiniteInput("the input holds NaN or infinity")
         return out
 
 
@@ -512,7 +553,8 @@ cdef double _loss_grad(Workspace ws, DataSpec* d, const floating* params, floati
 
 
 cdef void _forward(Workspace ws, DataSpec* d, const floating* params, floating* out,
-                   bint columns) noexcept:
+                   bint columns, int* seen_nonfinite) noexcept:
     cdef floating* work = <floating*> cnp.PyArray_DATA(ws.work)
     with nogil:
-        forward_impl(&ws.layout.spec, d, params, work, out, ws.n_threads, columns)
+        forward_impl(&ws.layout.spec, d, params, work, out, ws.n_threads, columns,
+                     seen_nonfinite)

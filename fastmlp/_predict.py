@@ -4,7 +4,9 @@ A call costs the forward pass plus a few microseconds:
 - X: a C-contiguous float ndarray takes a cheap path with the same checks
   as sklearn's validate_data; anything else goes through validate_data.
   Every check the cheap path cannot settle goes to validate_data, so the
-  errors and warnings are sklearn's.
+  errors and warnings are sklearn's. Its finiteness check runs in the
+  kernels, on each chunk of rows as the products are about to read it;
+  sklearn's check, with its error, runs when one is not finite.
 - The weights: after a fit, coefs_ and intercepts_ are views of one packed
   vector, which the kernels read in place. Edits in place reach it too.
   Arrays a user assigned are packed on every call, so they are never
@@ -31,7 +33,7 @@ from sklearn.utils.validation import _assert_all_finite, check_is_fitted, valida
 from fastmlp._network import (
     as_kernel_input, chunk_rows, make_dataset, make_layout, nnz_per_row, pack,
 )
-from fastmlp._objective import Workspace, forward_gemm_work
+from fastmlp._objective import NonFiniteInput, Workspace, forward_gemm_work
 from fastmlp._threads import BLAS_LIMIT, threads_for_rows
 
 # OpenBLAS runs a product of at most this many multiply-adds on one thread
@@ -109,20 +111,18 @@ def check_fitted(est):
 
 
 def _check_X(est, X):
-    """X validated as sklearn's predict validates it: the cheap path for a
+    """X validated as sklearn's predict validates it, and whether the forward
+    pass must still check that it is finite: the cheap path for a
     C-contiguous float ndarray with the expected features, validate_data for
     everything else."""
     if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in (np.float64, np.float32)
             and X.flags.c_contiguous and X.shape[0] > 0
             and X.shape[1] == getattr(est, "n_features_in_", -1)
             and not hasattr(est, "feature_names_in_")):
-        # a finite sum means finite entries (sklearn's own first pass); the
-        # full check, with sklearn's error, only when it is not
-        if not get_config()["assume_finite"] and not np.isfinite(X.sum()):
-            _assert_all_finite(X, allow_nan=False, input_name="X",
-                               estimator_name=type(est).__name__)
-        return X
-    return validate_data(est, X, accept_sparse=["csr", "csc"], reset=False)
+        # the kernels check each chunk of rows as they read it; sklearn's
+        # check, with its error, only when one is not finite
+        return X, not get_config()["assume_finite"]
+    return validate_data(est, X, accept_sparse=["csr", "csc"], reset=False), False
 
 
 def _packed_weights(cache, coefs, intercepts, dtype, n_params):
@@ -186,8 +186,9 @@ def _blas_may_thread(layout, n_rows, columns):
 
 def forward(est, X, check_input=True):
     """Output-layer values (after the output function) of est for X."""
+    check_finite = False
     if check_input:
-        X = _check_X(est, X)
+        X, check_finite = _check_X(est, X)
     coefs, intercepts = est.coefs_, est.intercepts_
     cache = _cache(est)
     if not cache.holds(coefs, intercepts):
@@ -226,7 +227,7 @@ def forward(est, X, check_input=True):
             # (a block's converted rows are freed before the next is made)
             ws.forward(params, make_dataset(
                 Xk if Xk is not None else as_kernel_input(X[a:b], dtype), None, None, dtype
-            ), out[a:b], columns=columns)
+            ), out[a:b], columns=columns, check_finite=check_finite)
 
     try:
         if _blas_may_thread(layout, blocks[0][1], columns):
@@ -234,6 +235,10 @@ def forward(est, X, check_input=True):
                 run()
         else:
             run()
+    except NonFiniteInput:
+        _assert_all_finite(X, allow_nan=False, input_name="X",
+                           estimator_name=type(est).__name__)
+        raise
     finally:
         if shared:
             cache.lock.release()

@@ -410,3 +410,36 @@ def test_forward_by_columns_refuses_what_it_cannot_split():
         with pytest.raises(ValueError, match="columns=True"):
             _objective.Workspace(lay, 2, np.float64, False).forward(params, ds, out,
                                                                     columns=True, **kw)
+
+
+@pytest.mark.parametrize("columns", [False, True])
+@pytest.mark.parametrize("n_threads", [1, 2, 3])
+@pytest.mark.parametrize("kind", ["C", "F"])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_forward_checks_the_rows_it_reads(dtype, kind, n_threads, columns):
+    """check_finite=True: a NaN or an infinity in any row and column raises
+    NonFiniteInput; finite rows give the unchecked pass's values."""
+    n = 40 if columns else 203
+    lay, ds, X, Xd, Y, sw, params = make_problem("relu", "softmax", kind, dtype, n=n,
+                                                 chunk=40, seed=9)
+    ws = _objective.Workspace(lay, n_threads, dtype, False)
+    want = np.empty((n, UNITS[-1]), dtype=dtype)
+    ws.forward(params, ds, want, columns=columns)
+    got = np.empty_like(want)
+    ws.forward(params, ds, got, columns=columns, check_finite=True)
+    np.testing.assert_array_equal(got, want)
+    for row, col, bad in ((0, 0, np.nan), (n // 2, 2, np.inf), (n - 1, UNITS[0] - 1, -np.inf)):
+        Xb = X.copy(order="K")
+        Xb[row, col] = bad
+        with pytest.raises(_objective.NonFiniteInput):
+            ws.forward(params, _core.Dataset(Xb, None, None, dtype), got, columns=columns,
+                       check_finite=True)
+
+
+def test_forward_checks_only_dense_rows_read_in_place():
+    for kind, kw in (("csr", {}), ("C", dict(idx=np.arange(5, dtype=np.intp)))):
+        lay, ds, *_, params = make_problem("relu", "identity", kind, np.float64, gather=True)
+        out = np.empty((5 if kw else N_ROWS, UNITS[-1]))
+        with pytest.raises(ValueError, match="check_finite=True"):
+            _objective.Workspace(lay, 1, np.float64, False).forward(params, ds, out,
+                                                                    check_finite=True, **kw)

@@ -107,6 +107,32 @@ def test_cheap_path_fails_as_the_general_path(clf, case, method):
     assert errors == [str(info.value)] * len(variants)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("n", [1, 10, 5000])
+def test_a_nonfinite_value_anywhere_gives_sklearns_error(dtype, n, monkeypatch):
+    """The cheap path checks each chunk as the kernels read it: a NaN or an
+    infinity in the first, a middle or the last row (one chunk split by
+    columns, or many chunks over threads; float32 rows through float64
+    weights, converted a block at a time) gives sklearn's error, and the
+    next call predicts as before."""
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    est = _fit(MLPClassifier(hidden_layer_sizes=(80,), solver="lbfgs", max_iter=5,
+                             random_state=0))
+    sk = est.to_sklearn()
+    X = np.ascontiguousarray(np.resize(X_DIG, (n, 64)), dtype=dtype)
+    good = est.predict_proba(X)
+    for bad in (np.nan, np.inf, -np.inf):
+        for row in sorted({0, n // 2, n - 1}):
+            Xb = X.copy()
+            Xb[row, 63] = bad
+            with pytest.raises(ValueError) as ours:
+                est.predict_proba(Xb)
+            with pytest.raises(ValueError) as theirs:
+                sk.predict_proba(Xb)
+            assert str(ours.value) == str(theirs.value)
+    np.testing.assert_array_equal(est.predict_proba(X), good)
+
+
 def test_assume_finite_skips_the_finiteness_pass(clf):
     X = np.ascontiguousarray(X_DIG[:3])
     X[0, 0] = np.nan
