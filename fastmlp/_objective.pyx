@@ -301,6 +301,8 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
 cdef enum:
     FWD_COLUMNS = 64
 
+FORWARD_COLUMNS = FWD_COLUMNS  # for the caller's choice
+
 
 cdef inline intp forward_chunks(const NetSpec* net, intp n) noexcept nogil:
     """Chunks of a pass over n rows by rows: as few as the chunk size allows,

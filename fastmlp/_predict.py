@@ -33,7 +33,7 @@ from sklearn.utils.validation import _assert_all_finite, check_is_fitted, valida
 from fastmlp._network import (
     as_kernel_input, chunk_rows, make_dataset, make_layout, nnz_per_row, pack,
 )
-from fastmlp._objective import NonFiniteInput, Workspace, forward_gemm_work
+from fastmlp._objective import FORWARD_COLUMNS, NonFiniteInput, Workspace, forward_gemm_work
 from fastmlp._threads import BLAS_LIMIT, threads_for_rows
 
 # OpenBLAS runs a product of at most this many multiply-adds on one thread
@@ -70,7 +70,8 @@ class _ModelCache:
                 and all(a is b for a, b in zip(intercepts, views[1])))
 
     def layout(self, units, activation, out_activation, dtype, nnz_per_row=None):
-        """(Layout, the most rows a call splits by columns: 0 for CSR)."""
+        """(Layout, the most rows a call splits by columns: 0 for CSR or
+        when no layer is wider than one column block)."""
         # CSR chunks depend on the density: keyed by the chunk it gives
         csr_chunk = (None if nnz_per_row is None
                      else chunk_rows(units, dtype.itemsize, nnz_per_row, forward_only=True))
@@ -78,7 +79,9 @@ class _ModelCache:
         found = self.layouts.get(key)
         if found is None:
             chunk = csr_chunk or chunk_rows(units, dtype.itemsize, forward_only=True)
-            column_rows = 0 if csr_chunk else chunk_rows(units, dtype.itemsize)
+            # no layer wider than one block: nothing to split by columns
+            splits = csr_chunk is None and max(units[1:]) > FORWARD_COLUMNS
+            column_rows = chunk_rows(units, dtype.itemsize) if splits else 0
             found = self.layouts[key] = (
                 make_layout(units, activation, out_activation, dtype, chunk=chunk), column_rows
             )
