@@ -517,6 +517,7 @@ cdef class Workspace:
         cdef NetSpec* net = &self.layout.spec
         cdef cnp.ndarray o = out
         cdef int* seen = NULL
+        cdef int t
         self._prepare(&d, data, params, idx, start, n)
         if o.ndim != 2 or o.dtype != self.dtype or not o.flags.c_contiguous \
                 or not o.flags.writeable or o.shape[0] != d.n \
@@ -529,16 +530,17 @@ cdef class Workspace:
         if d.n == 0:
             return out
         if check_finite:
-            self.seen_nonfinite[:] = 0
             seen = <int*> cnp.PyArray_DATA(self.seen_nonfinite)
+            memset(seen, 0, self.n_threads * sizeof(int))
         if self.dtype == np.float64:
             _forward(self, &d, <double*> cnp.PyArray_DATA(params),
                      <double*> cnp.PyArray_DATA(o), columns, seen)
         else:
             _forward(self, &d, <float*> cnp.PyArray_DATA(params),
                      <float*> cnp.PyArray_DATA(o), columns, seen)
-        if check_finite and self.seen_nonfinite.any():
-            raise NonFiniteInput("the input holds NaN or infinity")
+        for t in range(self.n_threads if check_finite else 0):
+            if seen[t]:
+                raise NonFiniteInput("the input holds NaN or infinity")
         return out
 
 
