@@ -300,16 +300,21 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
 # number of equal chunks, which the team shares.
 cdef enum:
     FWD_COLUMNS = 64
+    # a batch of one chunk by rows is cut in two from this many rows on (8
+    # a thread, as _threads.MIN_ROWS_PER_THREAD); below, one BLAS call
+    FWD_SPLIT_ROWS = 16
 
 FORWARD_COLUMNS = FWD_COLUMNS  # for the caller's choice
 
 
 cdef inline intp forward_chunks(const NetSpec* net, intp n) noexcept nogil:
     """Chunks of a pass over n rows by rows: as few as the chunk size allows,
-    and an even number (two or four threads share them evenly)."""
+    and an even number (two or four threads share them evenly) except for a
+    batch too small to split."""
     cdef intp k = (n + net.chunk - 1) // net.chunk
-    k += k % 2
-    return k if k < n else n
+    if k > 1 or n >= FWD_SPLIT_ROWS:
+        k += k % 2
+    return k
 
 
 def forward_gemm_work(Layout layout, intp n, bint columns):
