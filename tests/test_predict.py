@@ -58,11 +58,30 @@ def test_cheap_path_matches_general_path(clf, binary, method, n):
     for est in (clf, binary):
         X = np.ascontiguousarray(X_DIG[:n])
         np.testing.assert_array_equal(getattr(est, method)(X), _general(est, method, X))
-        # F order and CSR go through validate_data too; their first-layer
-        # products sum in another order (as in every fastmlp version)
+        # F order (the cheap path too) and CSR (validate_data): their
+        # first-layer products sum in another order (as in every version)
         for other in (np.asfortranarray(X), sp.csr_matrix(X)):
             np.testing.assert_allclose(getattr(est, method)(other),
                                        getattr(est, method)(X), rtol=1e-12, atol=1e-300)
+
+
+def test_c_and_f_ordered_arrays_skip_validate_data(clf, monkeypatch):
+    """Both orders are read in place by the kernels, which also check them
+    for NaN and infinity: no validate_data call (and no copy) for either."""
+    X = np.ascontiguousarray(X_DIG[:300])
+    want = clf.predict_proba(X)
+
+    def refuse(*args, **kw):
+        raise AssertionError("validate_data called")
+
+    monkeypatch.setattr(fastmlp._predict, "validate_data", refuse)
+    for arg in (X, np.asfortranarray(X)):
+        np.testing.assert_allclose(clf.predict_proba(arg), want, rtol=1e-12, atol=1e-300)
+    bad = np.asfortranarray(X)
+    bad[150, 7] = np.nan
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        clf.predict_proba(bad)
 
 
 def test_labels_match_label_binarizer(clf, binary):
