@@ -1,7 +1,7 @@
 """The forward pass of predict, and what it reuses between calls.
 
 A call costs the forward pass plus a few microseconds:
-- X: a C- or F-contiguous float ndarray takes a cheap path with the same checks
+- X: a float ndarray takes a cheap path with the same checks
   as sklearn's validate_data; anything else goes through validate_data.
   Every check the cheap path cannot settle goes to validate_data, so the
   errors and warnings are sklearn's. Its finiteness check runs in the
@@ -115,11 +115,12 @@ def check_fitted(est):
 
 def _check_X(est, X):
     """X validated as sklearn's predict validates it, and whether the forward
-    pass must still check that it is finite: the cheap path for a C- or
-    F-contiguous float ndarray with the expected features (the kernels read
-    both in place), validate_data for everything else."""
+    pass must still check that it is finite: the cheap path for a float
+    ndarray with the expected features (the kernels read C and F order in
+    place, other strides a block of rows at a time), validate_data for
+    everything else."""
     if (type(X) is np.ndarray and X.ndim == 2 and X.dtype in (np.float64, np.float32)
-            and (X.flags.c_contiguous or X.flags.f_contiguous) and X.shape[0] > 0
+            and X.shape[0] > 0
             and X.shape[1] == getattr(est, "n_features_in_", -1)
             and not hasattr(est, "feature_names_in_")):
         # the kernels check each chunk of rows as they read it; sklearn's
@@ -208,10 +209,12 @@ def forward(est, X, check_input=True):
     out = np.empty((n, units[-1]), dtype=dtype)
     if n == 0:
         return out
-    # rows are independent: converted rows go through a block at a time,
-    # never a converted copy of the whole of X
+    # rows are independent: rows of another dtype, or strided ones (a column
+    # slice of a wider array), go through a block at a time, never a
+    # converted copy of the whole of X
     blocks = [(0, n)]
-    if not sp.issparse(X) and X.dtype != dtype:
+    if not sp.issparse(X) and (X.dtype != dtype
+                               or not (X.flags.c_contiguous or X.flags.f_contiguous)):
         blocks = [(a, min(n, a + _CONVERT_ROWS)) for a in range(0, n, _CONVERT_ROWS)]
         Xk = None
     else:

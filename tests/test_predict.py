@@ -65,23 +65,28 @@ def test_cheap_path_matches_general_path(clf, binary, method, n):
                                        getattr(est, method)(X), rtol=1e-12, atol=1e-300)
 
 
-def test_c_and_f_ordered_arrays_skip_validate_data(clf, monkeypatch):
-    """Both orders are read in place by the kernels, which also check them
-    for NaN and infinity: no validate_data call (and no copy) for either."""
+def test_float_arrays_of_any_layout_skip_validate_data(clf, monkeypatch):
+    """C and F order are read in place by the kernels, which also check them
+    for NaN and infinity; other strides (a column slice of a wider array, as
+    load_digits' X is) a block of rows at a time: no validate_data call for
+    any of them, and sklearn's error for a NaN."""
     X = np.ascontiguousarray(X_DIG[:300])
     want = clf.predict_proba(X)
+    strided = np.hstack([X, X])[:, :64]
+    assert not (strided.flags.c_contiguous or strided.flags.f_contiguous)
 
     def refuse(*args, **kw):
         raise AssertionError("validate_data called")
 
     monkeypatch.setattr(fastmlp._predict, "validate_data", refuse)
-    for arg in (X, np.asfortranarray(X)):
-        np.testing.assert_allclose(clf.predict_proba(arg), want, rtol=1e-12, atol=1e-300)
-    bad = np.asfortranarray(X)
-    bad[150, 7] = np.nan
+    np.testing.assert_array_equal(clf.predict_proba(strided), want)
+    np.testing.assert_allclose(clf.predict_proba(np.asfortranarray(X)), want, rtol=1e-12,
+                               atol=1e-300)
     monkeypatch.undo()
-    with pytest.raises(ValueError, match="Input X contains NaN"):
-        clf.predict_proba(bad)
+    for bad in (np.asfortranarray(X), np.hstack([X, X])[:, :64]):  # (new arrays)
+        bad[150, 7] = np.nan
+        with pytest.raises(ValueError, match="Input X contains NaN"):
+            clf.predict_proba(bad)
 
 
 def test_labels_match_label_binarizer(clf, binary):
