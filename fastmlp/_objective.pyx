@@ -314,7 +314,7 @@ cdef inline intp forward_chunks(const NetSpec* net, intp n) noexcept nogil:
     cdef intp k = (n + net.chunk - 1) // net.chunk
     if k > 1 or n >= FWD_SPLIT_ROWS:
         k += k % 2
-    return k
+    return k if k < n else n
 
 
 def forward_gemm_work(Layout layout, intp n, bint columns):
