@@ -398,7 +398,9 @@ cdef void columns_forward(const NetSpec* net, const DataSpec* d, const floating*
         seen_nonfinite[t] = 1
     for l in range(L):
         layer_columns(net, d, params, work, l, d.n, t, team)
-        fmp_barrier()
+        if team > 1:
+            # (one thread: no region, and a barrier would bind to a caller's)
+            fmp_barrier()
     if t == 0:
         output_rows(net.output, work + net.act_off[L], params + net.int_off[L - 1],
                     out, d.n, net.units[L])

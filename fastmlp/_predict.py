@@ -236,7 +236,8 @@ def forward(est, X, check_input=True):
             ), out[a:b], columns=columns, check_finite=check_finite)
 
     try:
-        if _blas_may_thread(layout, blocks[0][1], columns):
+        # (the last block may be cut into bigger chunks than the first)
+        if any(_blas_may_thread(layout, b - a, columns) for a, b in {blocks[0], blocks[-1]}):
             with BLAS_LIMIT:
                 run()
         else:

@@ -191,52 +191,71 @@ def blas_single_thread():
     return _blas_controller().limit(limits=1, user_api="blas")
 
 
+def _limit_is_per_thread(lib):
+    """Whether a BLAS library's thread limit holds for the calling thread
+    only: MKL's (threadpoolctl sets it with MKL_Set_Num_Threads_Local) and an
+    OpenMP-threaded library's (omp_set_num_threads)."""
+    return lib.internal_api == "mkl" or getattr(lib, "threading_layer", None) == "openmp"
+
+
+def _set_threads(changes):
+    """Each (library, threads) in changes set."""
+    for lib, n in changes:
+        lib.set_num_threads(n)
+    # recent threadpoolctl lets only the Python thread that set an OpenBLAS
+    # pool last change it again while it lives; give that back, as its own
+    # limit() does, or the next call from another thread would change nothing
+    for cls in {type(lib) for lib, _ in changes}:
+        release = getattr(cls, "clear_controlling_thread", None)
+        if release is not None:
+            release()
+
+
 class _SharedBlasLimit:
     """BLAS held to one thread, shared by every fit and predict running at once.
 
-    A BLAS limit is process-wide: two overlapping calls from different Python
-    threads that each saved and restored it would let the second save the
-    first's limit (1) and restore it last, leaving BLAS on one thread for the
-    rest of the process. Here the first call in sets the limit and the last
-    one out restores the original. It sets each library's threads directly
-    (about 2 us a library), not through threadpoolctl's limit() (about 10 us
-    a library), which is much of a small predict.
+    Most BLAS libraries (OpenBLAS on pthreads, BLIS) have one process-wide
+    limit: two overlapping calls from different Python threads that each
+    saved and restored it would let the second save the first's limit (1)
+    and restore it last, leaving BLAS on one thread for the rest of the
+    process. For those the first call in sets the limit and the last one out
+    restores the original. A per-thread limit (MKL, an OpenMP-threaded BLAS)
+    is set and restored by each call in its own thread.
+
+    It sets each library's threads directly (about 2 us a library), not
+    through threadpoolctl's limit() (about 10 us a library), which is much of
+    a small predict.
     """
 
     def __init__(self):
         self._lock = threading.Lock()
         self._count = 0
-        self._libs = None
+        self._shared = self._per_thread = None
         self._saved = []
+        self._local = threading.local()
 
     def __enter__(self):
         with self._lock:
+            if self._shared is None:
+                libs = _blas_controller().select(user_api="blas").lib_controllers
+                self._shared = [lib for lib in libs if not _limit_is_per_thread(lib)]
+                self._per_thread = [lib for lib in libs if _limit_is_per_thread(lib)]
             if self._count == 0:
-                if self._libs is None:
-                    self._libs = _blas_controller().select(user_api="blas").lib_controllers
-                self._saved = [(lib, lib.num_threads) for lib in self._libs]
-                self._set([(lib, 1) for lib, n in self._saved if n != 1])
+                self._saved = [(lib, lib.num_threads) for lib in self._shared]
+                _set_threads([(lib, 1) for lib, n in self._saved if n != 1])
             self._count += 1
+        saved = [(lib, lib.num_threads) for lib in self._per_thread]
+        _set_threads([(lib, 1) for lib, n in saved if n != 1])
+        self._local.__dict__.setdefault("stack", []).append(saved)
         return self
 
-    @staticmethod
-    def _set(changes):
-        for lib, n in changes:
-            lib.set_num_threads(n)
-        # recent threadpoolctl lets only the Python thread that set an
-        # OpenBLAS pool last change it again while it lives; give that back,
-        # as its own limit() does, or the next call from another thread
-        # would change nothing
-        for cls in {type(lib) for lib, _ in changes}:
-            release = getattr(cls, "clear_controlling_thread", None)
-            if release is not None:
-                release()
-
     def __exit__(self, *exc_info):
+        saved = self._local.stack.pop()
+        _set_threads([(lib, n) for lib, n in saved if n != 1])
         with self._lock:
             self._count -= 1
             if self._count == 0:
-                self._set([(lib, n) for lib, n in self._saved if n != 1])
+                _set_threads([(lib, n) for lib, n in self._saved if n != 1])
                 self._saved = []
         return False
 

@@ -316,3 +316,57 @@ def test_forked_child_finishes_with_one_thread_results(solver):
                           capture_output=True, text=True, timeout=180)
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "child finished" in proc.stdout
+
+
+class _PerThreadBlas:
+    """A BLAS whose limit holds for the calling thread only (as MKL's, or an
+    OpenMP-threaded OpenBLAS's, set through threadpoolctl)."""
+
+    internal_api, threading_layer = "mkl", "intel"
+
+    def __init__(self, default):
+        self._tl, self._default = threading.local(), default
+
+    @property
+    def num_threads(self):
+        return getattr(self._tl, "n", self._default)
+
+    def set_num_threads(self, n):
+        self._tl.n = n
+
+
+def test_blas_limit_per_thread_libraries_in_each_thread():
+    """Overlapping calls from two threads: each runs its BLAS on one thread
+    while inside, and each gets its own limit back (the shared count would
+    limit only the first thread in and restore the second's wrongly)."""
+    from fastmlp._threads import _limit_is_per_thread, _SharedBlasLimit
+
+    lib = _PerThreadBlas(4)
+    assert _limit_is_per_thread(lib)
+    limit = _SharedBlasLimit()
+    limit._shared, limit._per_thread = [], [lib]
+    a_in, b_in, a_out = (threading.Event() for _ in range(3))
+    seen = {}
+
+    def a():
+        with limit:
+            seen["a inside"] = lib.num_threads
+            a_in.set()
+            b_in.wait(10)
+        seen["a after"] = lib.num_threads
+        a_out.set()
+
+    def b():
+        a_in.wait(10)
+        with limit:
+            seen["b inside"] = lib.num_threads
+            b_in.set()
+            a_out.wait(10)
+        seen["b after"] = lib.num_threads
+
+    threads = [threading.Thread(target=a), threading.Thread(target=b)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"a inside": 1, "b inside": 1, "a after": 4, "b after": 4}
