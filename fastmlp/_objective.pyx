@@ -321,7 +321,8 @@ def forward_gemm_work(Layout layout, intp n, bint columns):
     """The most multiply-adds of one BLAS call in a forward pass over n rows
     of dense input (whether BLAS could run it on several threads)."""
     cdef const NetSpec* net = &layout.spec
-    cdef intp m = n if columns else (n + forward_chunks(net, n) - 1) // forward_chunks(net, n)
+    cdef intp k = 1 if columns else forward_chunks(net, n)
+    cdef intp m = (n + k - 1) // k
     cdef intp most = 0, w
     cdef int l
     for l in range(net.n_layers - 1):
@@ -389,13 +390,14 @@ cdef void columns_forward(const NetSpec* net, const DataSpec* d, const floating*
                           int* seen_nonfinite) noexcept nogil:
     """Thread t's part of the forward pass of d's rows as one chunk in
     column blocks (work: the team's one chunk buffer), layer by layer; with
-    seen_nonfinite, thread t first checks its share of the rows."""
+    seen_nonfinite (this thread's flag), thread t first checks its share of
+    the rows."""
     cdef int L = net.n_layers - 1
     cdef int l
     cdef intp r0 = (d.n * t) // team
     if seen_nonfinite != NULL and not rows_finite(<const floating*> d.X, d, r0,
                                                   (d.n * (t + 1)) // team - r0):
-        seen_nonfinite[t] = 1
+        seen_nonfinite[0] = 1
     for l in range(L):
         layer_columns(net, d, params, work, l, d.n, t, team)
         if team > 1:
@@ -430,6 +432,7 @@ cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* pa
     cdef intp k = forward_chunks(net, d.n)
     # firstprivate in the region (see loss_grad_impl)
     cdef int t = 0, team = 1
+    cdef int* seen = NULL
     if n_threads == 1:
         if columns:
             columns_forward(net, d, params, work, out, 0, 1, seen_nonfinite)
@@ -439,12 +442,12 @@ cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* pa
     with parallel(num_threads=n_threads):
         t = omp_get_thread_num()
         team = omp_get_num_threads()
+        seen = NULL if seen_nonfinite == NULL else seen_nonfinite + t
         if columns:
-            columns_forward(net, d, params, work, out, t, team, seen_nonfinite)
+            columns_forward(net, d, params, work, out, t, team, seen)
         else:
             rows_forward(net, d, params, work + t * net.work_size, out, k,
-                         (k * t) // team, (k * (t + 1)) // team,
-                         NULL if seen_nonfinite == NULL else seen_nonfinite + t)
+                         (k * t) // team, (k * (t + 1)) // team, seen)
 
 
 # ------------------------------------------------------ Python facing ----
