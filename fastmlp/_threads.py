@@ -211,6 +211,17 @@ def _set_threads(changes):
             release()
 
 
+def _hold_one_thread(libs):
+    """Each of libs set to one thread; returns what to restore."""
+    saved = [(lib, lib.num_threads) for lib in libs]
+    _set_threads([(lib, 1) for lib, n in saved if n != 1])
+    return saved
+
+
+def _restore(saved):
+    _set_threads([(lib, n) for lib, n in saved if n != 1])
+
+
 class _SharedBlasLimit:
     """BLAS held to one thread, shared by every fit and predict running at once.
 
@@ -241,21 +252,17 @@ class _SharedBlasLimit:
                 self._shared = [lib for lib in libs if not _limit_is_per_thread(lib)]
                 self._per_thread = [lib for lib in libs if _limit_is_per_thread(lib)]
             if self._count == 0:
-                self._saved = [(lib, lib.num_threads) for lib in self._shared]
-                _set_threads([(lib, 1) for lib, n in self._saved if n != 1])
+                self._saved = _hold_one_thread(self._shared)
             self._count += 1
-        saved = [(lib, lib.num_threads) for lib in self._per_thread]
-        _set_threads([(lib, 1) for lib, n in saved if n != 1])
-        self._local.__dict__.setdefault("stack", []).append(saved)
+        self._local.__dict__.setdefault("stack", []).append(_hold_one_thread(self._per_thread))
         return self
 
     def __exit__(self, *exc_info):
-        saved = self._local.stack.pop()
-        _set_threads([(lib, n) for lib, n in saved if n != 1])
+        _restore(self._local.stack.pop())
         with self._lock:
             self._count -= 1
             if self._count == 0:
-                _set_threads([(lib, n) for lib, n in self._saved if n != 1])
+                _restore(self._saved)
                 self._saved = []
         return False
 
