@@ -197,19 +197,25 @@ def _cache_sizes(client):
     return client.run(lambda: {k[1:]: id(v[1]) for k, v in _dask._WORKSPACES.items()})
 
 
-def test_workers_reuse_one_workspace_per_thread(client, monkeypatch):
-    """Five partitions, many evaluations: each worker (one thread) makes one
-    Workspace on its first evaluation and keeps it; the fit's end drops it."""
-    X, y = _data("binary")
+def _after_each_evaluation(monkeypatch, probe):
+    """A list that gets probe() after every evaluation of a Dask L-BFGS fit."""
     seen = []
     call = _dask.DaskObjective.__call__
 
     def spying(self, params, grad):
         out = call(self, params, grad)
-        seen.append(_cache_sizes(client))
+        seen.append(probe())
         return out
 
     monkeypatch.setattr(_dask.DaskObjective, "__call__", spying)
+    return seen
+
+
+def test_workers_reuse_one_workspace_per_thread(client, monkeypatch):
+    """Five partitions, many evaluations: each worker (one thread) makes one
+    Workspace on its first evaluation and keeps it; the fit's end drops it."""
+    X, y = _data("binary")
+    seen = _after_each_evaluation(monkeypatch, lambda: _cache_sizes(client))
     _fit_quietly(MLPClassifier(**LBFGS), *_dask_arrays(X, y))
     assert len(seen) > 10
     for snapshot in seen:
@@ -228,15 +234,7 @@ def test_workers_check_each_partition_once_per_fit(client, monkeypatch):
     weights summed) is made on its first evaluation and reused by every
     later one; the fit's end drops them."""
     X, y = _data("binary")
-    seen = []
-    call = _dask.DaskObjective.__call__
-
-    def spying(self, params, grad):
-        out = call(self, params, grad)
-        seen.append(_cached_datasets(client))
-        return out
-
-    monkeypatch.setattr(_dask.DaskObjective, "__call__", spying)
+    seen = _after_each_evaluation(monkeypatch, lambda: _cached_datasets(client))
     Xd, yd, _ = _dask_arrays(sp.csr_matrix(X), y)
     _fit_quietly(MLPClassifier(**LBFGS), Xd, yd)
     assert len(seen) > 10
