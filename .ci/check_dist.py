@@ -25,12 +25,12 @@ def check_sdist(path):
     with tarfile.open(path) as tar:
         names = [n.split("/", 1)[1] for n in tar.getnames() if "/" in n]
     problems = [f"sdist lacks {need}" for need in
-                ("PKG-INFO", "LICENSE", "meson.build", "fastmlp/_objective.pyx",
+                ("PKG-INFO", "LICENSE", "meson.build", "src/fastmlp/_objective.pyx",
                  "tests/reference.py", "tests/test_multilayer_perceptron.py")
                 if need not in names]
     problems += [f"sdist holds a build product: {n}" for n in names
                  if ".egg-info" in n or n.endswith((".so", ".o"))
-                 or (n.startswith("fastmlp/") and n.endswith(".c"))]
+                 or (n.startswith("src/fastmlp/") and n.endswith(".c"))]
     return problems
 
 

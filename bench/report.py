@@ -5,7 +5,7 @@
     python bench/report.py --from bench/results/65cb4a4_20261125-061431.json   # report only
     python bench/report.py -- -k digits     # anything after -- goes to pytest
 
-It runs ``python -P -m pytest bench/test_bench_matrix.py`` with
+It runs ``python -m pytest bench/test_bench_matrix.py`` with
 ``--benchmark-json=bench/results/<commit>_<timestamp>.json`` (pytest-benchmark's
 own format: ``pytest-benchmark compare A.json B.json --group-by=group``
 compares two runs, case by case; add ``--name=long`` to see whole file
@@ -47,8 +47,7 @@ from machine import describe, markdown, one_line  # noqa: E402
 
 def _check_import():
     out = subprocess.run(
-        # -P: the installed fastmlp, not the source folder in cwd
-        [sys.executable, "-P", "-c", "import fastmlp, pytest_benchmark"],
+        [sys.executable, "-c", "import fastmlp, pytest_benchmark"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )
     if out.returncode:
@@ -70,7 +69,7 @@ def _head():
 
 def run_pytest(json_path, full, extra, command):
     cmd = [
-        sys.executable, "-P", "-m", "pytest", "bench/test_bench_matrix.py",
+        sys.executable, "-m", "pytest", "bench/test_bench_matrix.py",
         "-p", "no:cacheprovider", "-q",
         f"--benchmark-json={json_path}",
         "--benchmark-columns=median,iqr,rounds,iterations",

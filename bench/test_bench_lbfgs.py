@@ -1,6 +1,6 @@
 """L-BFGS benchmarks of issue 2 ("Performance that must hold").
 
-    python -P -m pytest bench/test_bench_lbfgs.py --benchmark-only
+    python -m pytest bench/test_bench_lbfgs.py --benchmark-only
 
 Each side of a case is timed in its own block of rounds, never interleaved
 with the other side (spinning OpenMP/OpenBLAS workers would steal its cores);

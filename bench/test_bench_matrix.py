@@ -5,7 +5,7 @@
 
 or directly (the report script runs exactly this, plus --benchmark-json):
 
-    python -P -m pytest bench/test_bench_matrix.py [--full] [-k 20k]
+    python -m pytest bench/test_bench_matrix.py [--full] [-k 20k]
 
 A case is one problem (fit or predict; MLPClassifier or MLPRegressor; solver;
 data; hidden layers; dtype; 1 thread or all) timed twice, sklearn then

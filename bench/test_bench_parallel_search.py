@@ -1,6 +1,6 @@
 """Parallel model selection: GridSearchCV over Pipeline(StandardScaler, MLP).
 
-    python -P -m pytest bench/test_bench_parallel_search.py --benchmark-only
+    python -m pytest bench/test_bench_parallel_search.py --benchmark-only
 
 A grid of 8 candidates x 3 folds (24 L-BFGS fits on digits, 1797 x 64,
 max_iter=60, tol=0 so every fit runs its iterations) searched with

@@ -1,7 +1,7 @@
 """Predict latency (issue 11): rows per call against time per call, fastmlp
 and sklearn in the same run, each side in its own block of calls.
 
-    python -P -m pytest bench/test_bench_predict.py --benchmark-only
+    python -m pytest bench/test_bench_predict.py --benchmark-only
 
 Models are fitted once per module (L-BFGS, 30 iterations) by each library
 from the same data; then predict, predict_proba (MLPClassifier) or predict

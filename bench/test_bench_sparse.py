@@ -1,7 +1,7 @@
 """CSR input (issue 14): fits and predicts against sklearn, each side in its
 own block of rounds, ratios of medians in the session's final table.
 
-    python -P -m pytest bench/test_bench_sparse.py --benchmark-only
+    python -m pytest bench/test_bench_sparse.py --benchmark-only
 
 Cases (targets reported, never asserted):
 - CSR 20000 x 10000, 1% density, 10 classes, hidden (256,): L-BFGS 3

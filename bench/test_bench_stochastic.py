@@ -1,6 +1,6 @@
 """Stochastic-solver benchmarks of issue 3 (adam, sklearn in the same run).
 
-    python -P -m pytest bench/test_bench_stochastic.py --benchmark-only
+    python -m pytest bench/test_bench_stochastic.py --benchmark-only
 
 Each side of a case is timed in its own block of rounds (benchmark.pedantic),
 never interleaved with the other side; the session ends with the table of

@@ -1,8 +1,8 @@
 """Hash the fitted weights of a fixed set of fits: the A/B check for changes
 that must not move a single bit (a build-system change, a refactor).
 
-    python3 -P bench/weight_hashes.py > new.txt        # the fastmlp importable now
-    PYTHONPATH=/path/to/old python3 -P bench/weight_hashes.py > old.txt
+    python3 bench/weight_hashes.py > new.txt        # the fastmlp importable now
+    PYTHONPATH=/path/to/old python3 bench/weight_hashes.py > old.txt
     diff old.txt new.txt                                # no output: bit-identical
 
 Run both sides on the same machine in the same session: the hashes depend on

@@ -28,7 +28,7 @@ def _import_in(cwd, *flags):
                           capture_output=True, text=True)
 
 
-def test_source_tree_without_core_says_build_it_or_use_P(tmp_path):
+def test_source_tree_without_core_says_install_or_build_it(tmp_path):
     _source_tree(tmp_path)
     # -S: without site-packages, as an editable install's import hook would
     # otherwise serve the package (the check comes before numpy is needed)
@@ -37,7 +37,7 @@ def test_source_tree_without_core_says_build_it_or_use_P(tmp_path):
     last = out.stderr.strip().splitlines()[-1]
     assert last.startswith("ImportError: fastmlp's compiled core (fastmlp._core and the "
                            "modules beside it) is not built")
-    assert "python3 -P" in last and "pip install --no-build-isolation -e ." in last
+    assert "python3 -m pip install ." in last and "pip install --no-build-isolation -e ." in last
     assert "circular" not in out.stderr
 
 

@@ -8,9 +8,9 @@ if _find_spec("fastmlp._core") is None:
     raise ImportError(
         "fastmlp's compiled core (fastmlp._core and the modules beside it) is not built in "
         f"{_os.path.dirname(__file__)}: Python imported fastmlp from a source tree "
-        "(the current folder comes first on sys.path). Run from another folder, or "
-        "with 'python3 -P' to import the installed package; or build the source tree "
-        "for development: 'python3 -m pip install --no-build-isolation -e .'."
+        "(src/ on sys.path). Install the package with 'python3 -m pip install .', or "
+        "build the source tree for development: "
+        "'python3 -m pip install --no-build-isolation -e .'."
     )
 try:
     from fastmlp import _epochs  # noqa: F401  (imports the other compiled modules)
