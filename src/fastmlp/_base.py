@@ -186,8 +186,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X : {array-like, sparse matrix, Dask collection} of shape (n_samples, n_features)
+            The training data; float32 data trains in float32 (``"sgd"``,
+            ``"adam"``).
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The target values (class labels in classification, real numbers in
             regression).
@@ -439,15 +440,55 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         super().__setstate__(state)
 
     def to_sklearn(self):
-        """The fitted model as a :mod:`sklearn.neural_network` estimator with the
-        same parameters and weights (so the same predictions), for tools that
-        only know scikit-learn's class."""
+        """The fitted model as a scikit-learn estimator.
+
+        For tools that know only scikit-learn's classes: the result has the
+        same parameters and weights, so the same predictions.
+
+        Returns
+        -------
+        model : sklearn.neural_network.MLPClassifier or MLPRegressor
+            A fitted scikit-learn estimator of the same kind.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from fastmlp import MLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> clf = MLPClassifier((8,), solver="lbfgs", max_iter=500, random_state=0).fit(X, y)
+        >>> sk = clf.to_sklearn()
+        >>> type(sk).__module__
+        'sklearn.neural_network._multilayer_perceptron'
+        >>> bool((sk.predict(X) == clf.predict(X)).all())
+        True
+        """
         return to_sklearn(self)
 
     @classmethod
     def from_sklearn(cls, model):
-        """A fitted fastmlp estimator from a fitted scikit-learn one of the same
-        kind (MLPClassifier or MLPRegressor): same parameters and weights."""
+        """A fitted fastmlp estimator from a fitted scikit-learn one.
+
+        Parameters
+        ----------
+        model : sklearn.neural_network.MLPClassifier or MLPRegressor
+            A fitted scikit-learn estimator of the same kind as ``cls``.
+
+        Returns
+        -------
+        estimator : MLPClassifier or MLPRegressor
+            A fitted fastmlp estimator with the same parameters and weights.
+
+        Examples
+        --------
+        >>> from sklearn.datasets import load_iris
+        >>> from sklearn.neural_network import MLPClassifier as SkMLPClassifier
+        >>> from fastmlp import MLPClassifier
+        >>> X, y = load_iris(return_X_y=True)
+        >>> sk = SkMLPClassifier((8,), solver="lbfgs", max_iter=500, random_state=0).fit(X, y)
+        >>> clf = MLPClassifier.from_sklearn(sk)
+        >>> bool((clf.predict(X) == sk.predict(X)).all())
+        True
+        """
         return from_sklearn(cls, model)
 
     def __sklearn_tags__(self):
