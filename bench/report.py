@@ -180,7 +180,7 @@ def markdown_table(rows):
 
 
 def compact_table(rows):
-    """The README's narrower table."""
+    """The performance page's narrower table."""
     return _table(
         ["fastmlp per pass", "BLAS floor", "memory sklearn / fastmlp"],
         rows,
@@ -276,21 +276,21 @@ def scaling_section(path, image=True):
     return "\n".join(out)
 
 
-# -------------------------------------------------------------- README ----
+# ---------------------------------------------------------------- docs ----
 
-README = REPO / "README.md"
-README_CHART = REPO / "docs" / "speedup.png"
-_HEADING = "## Performance"
-_GENERATED = "<!-- from here to the end of the section: written by `python bench/report.py --readme` -->"
+PAGE = REPO / "docs" / "user_guide" / "performance.md"
+PAGE_CHART = REPO / "docs" / "speedup.png"
+_HEADING = "## Benchmarks"
+_GENERATED = "<!-- from here to the end of the section: written by `python bench/report.py --docs` -->"
 
-_README_INTRO = """\
+_PAGE_INTRO = """\
 fastmlp is timed against scikit-learn's `MLPClassifier` and `MLPRegressor` in the same run, by
 pytest-benchmark suites in `bench/`. Install fastmlp with the extras and run the quick subset
 (about {minutes} on a 2-core machine):
 
 ```
 python3 -m pip install ".[test,bench]"    # fastmlp, pytest-benchmark; matplotlib for the chart
-python3 bench/report.py                   # --full: the whole matrix (hours); --readme: refresh this section
+python3 bench/report.py                   # --full: the whole matrix (hours); --docs: refresh this section
 ```
 
 It writes `bench/results/<commit>_<timestamp>.json` (pytest-benchmark's format: compare two versions
@@ -314,10 +314,10 @@ on cache-sized chunks. *Memory*: tracemalloc's peak of what one call allocates b
 """
 
 
-def readme_section(rows, info, took_s, note, scaling_path):
+def page_section(rows, info, took_s, note, scaling_path):
     command = info.get("command", "?")
     load = info.get("load_average_start")
-    out = [_HEADING, "", _README_INTRO.format(
+    out = [_HEADING, "", _PAGE_INTRO.format(
         minutes=f"{took_s / 60:.0f} minutes" if took_s else "2 minutes"), _GENERATED, ""]
     if note:
         out += [f"**{note}**", ""]
@@ -327,28 +327,28 @@ def readme_section(rows, info, took_s, note, scaling_path):
             + (f"; load average {load:.1f} when it started" if load is not None else "")
             + ", on:", "",
             markdown(info), "", compact_table(rows), ""]
-    if README_CHART.exists():
+    if PAGE_CHART.exists():
         out += ["![fastmlp speed-up over scikit-learn against problem size]"
-                "(docs/speedup.png)", ""]
+                "(../speedup.png)", ""]
     out += [scaling_section(scaling_path, image=False), ""]
     return "\n".join(out)
 
 
-def update_readme(section):
-    """Replace the README's Performance section (to the next '## ' heading or
+def update_page(section):
+    """Replace the performance page's Benchmarks section (to the next '## ' heading or
     the end of the file), or append it."""
-    text = README.read_text()
+    text = PAGE.read_text()
     lines = text.split("\n")
     try:
         start = lines.index(_HEADING)
     except ValueError:
-        README.write_text(text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n")
+        PAGE.write_text(text.rstrip("\n") + "\n\n" + section.rstrip("\n") + "\n")
         return
     end = next((i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
                len(lines))
     tail = lines[end:]
     new = lines[:start] + section.rstrip("\n").split("\n") + ([""] + tail if tail else [""])
-    README.write_text("\n".join(new))
+    PAGE.write_text("\n".join(new))
 
 
 # ---------------------------------------------------------------- main ----
@@ -414,10 +414,10 @@ def main(argv=None):
                    help="write the report from an earlier run's JSON, running nothing")
     p.add_argument("--out", default=str(RESULTS), help="folder for the JSON, report.md "
                    "and speedup.png (default bench/results)")
-    p.add_argument("--readme", action="store_true",
-                   help="also rewrite README.md's Performance section from this run and "
-                        "copy the chart to docs/speedup.png")
-    p.add_argument("--note", default="", help="a line to put above the README's table")
+    p.add_argument("--docs", action="store_true",
+                   help="also rewrite docs/user_guide/performance.md's Benchmarks section from "
+                        "this run and copy the chart to docs/speedup.png")
+    p.add_argument("--note", default="", help="a line to put above the performance page's table")
     args = p.parse_args(argv)
     out_dir = Path(args.out).resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -436,16 +436,16 @@ def main(argv=None):
         if not json_path.exists():
             sys.exit(f"pytest exited {rc} without writing {json_path}")
     report, skipped, rows, info, took = write_report(json_path, out_dir, took)
-    if args.readme:
+    if args.docs:
         if skipped:
-            README_CHART.unlink(missing_ok=True)
+            PAGE_CHART.unlink(missing_ok=True)
         else:
-            README_CHART.parent.mkdir(exist_ok=True)
-            shutil.copyfile(out_dir / "speedup.png", README_CHART)
-        update_readme(readme_section(rows, info, took, args.note,
+            PAGE_CHART.parent.mkdir(exist_ok=True)
+            shutil.copyfile(out_dir / "speedup.png", PAGE_CHART)
+        update_page(page_section(rows, info, took, args.note,
                                      out_dir / "thread_scaling.json"))
-        print(f"README:  {README} (Performance section)"
-              + ("" if skipped else f", chart {README_CHART}"))
+        print(f"docs:    {PAGE} (Benchmarks section)"
+              + ("" if skipped else f", chart {PAGE_CHART}"))
     print(f"\nresults: {json_path}\nreport:  {report}")
     print("chart:   " + (f"skipped ({skipped})" if skipped else str(out_dir / "speedup.png")))
     if took:

@@ -189,7 +189,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during ``fit``, when ``X`` has string column
         names.
 
@@ -682,7 +682,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     n_features_in_ : int
         Number of features seen during ``fit``.
 
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (`n_features_in_`,)
         Feature names seen during ``fit``, when ``X`` has string column
         names.
 
