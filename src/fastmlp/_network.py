@@ -167,3 +167,19 @@ def unpack(packed, layout):
     coefs = [packed[s:e].reshape(shape) for s, e, shape in layout.coef_slices]
     intercepts = [packed[s:e] for s, e in layout.intercept_slices]
     return coefs, intercepts
+
+
+class InMemoryData:
+    """The training data in memory, validated: X as fit validated it (the
+    validation rows are scored from it), Xk as the kernels read it, the
+    targets Y (n_samples, n_outputs) and the weights (or None) in the model's
+    dtype. fastmlp._dask.prepare's result answers the same questions on Dask."""
+
+    on_dask = False
+
+    def __init__(self, X, Y, sample_weight):
+        self.dtype = Y.dtype
+        self.X, self.Xk, self.Y, self.sw = X, as_kernel_input(X, Y.dtype), Y, sample_weight
+        self.n_features, self.n_outputs = X.shape[1], Y.shape[1]
+        self.weight_sum = (Y.shape[0] if sample_weight is None
+                           else float(sample_weight.sum(dtype=np.float64)))

@@ -11,9 +11,8 @@ the fit runs on, and the version check of its workers.
 
 import sys
 
-from fastmlp._dask.blockwise import fit_stochastic
+from fastmlp._dask.blockwise import fit_blockwise, plan_blocks, validation_scorer
 from fastmlp._dask.detect import any_dask, is_dask
-from fastmlp._dask.fit import fit
 from fastmlp._dask.objective import _DATASETS, _WORKSPACES, DaskObjective
 from fastmlp._dask.predict import predict, score
 from fastmlp._dask.prepare import _prepare
@@ -56,4 +55,18 @@ def _check_worker_versions(client):
         )
 
 
-__all__ = ["any_dask", "fit", "is_dask", "predict", "score"]
+def prepare(est, X, y, sample_weight, first_pass, dtype_of=None):
+    """The fit's data on the cluster (prepare._prepare), after checking the
+    workers' fastmlp: everything checked before the model changes."""
+    client = _client()
+    if client is not None:
+        _check_worker_versions(client)
+    data = _prepare(est, X, y, sample_weight, first_pass, dtype_of)
+    data.client = client
+    return data
+
+
+__all__ = [
+    "DaskObjective", "any_dask", "fit_blockwise", "is_dask", "plan_blocks", "predict",
+    "prepare", "score", "validation_scorer",
+]

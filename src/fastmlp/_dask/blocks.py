@@ -25,15 +25,25 @@ def _values_finite(block):
 
 
 def _block_stats(Xb, yb, swb, classifier):
-    """What the client needs from one partition before training."""
+    """What the client needs from one partition before training: NaN/inf,
+    labels and their counts, the smallest target, whether a weight is not
+    zero, and the weight sum (per label for a classifier's 1-D labels, which
+    the class weights then scale)."""
     stats = {"x": _values_finite(Xb), "sw": (False, False) if swb is None
              else _values_finite(swb)}
     yb = np.asarray(yb)
     stats["y"] = _values_finite(yb)
+    sw = None if swb is None else np.asarray(swb, dtype=np.float64).reshape(-1)
+    stats["sw_nonzero"] = sw is None or bool(np.any(sw != 0))
+    stats["weight"] = float(yb.shape[0]) if sw is None else float(sw.sum())
     if classifier:
         if stats["y"] == (False, False):
-            labels, counts = np.unique(yb.ravel(), return_counts=True)
+            labels, inverse, counts = np.unique(
+                yb.ravel(), return_inverse=True, return_counts=True)
             stats["labels"] = (labels, counts)
+            if yb.ndim == 1:
+                stats["label_weight"] = (counts.astype(np.float64) if sw is None else
+                                         np.bincount(inverse, sw, minlength=len(labels)))
     elif yb.size and yb.dtype.kind in "fiub":
         stats["y_min"] = yb.min()
     return stats

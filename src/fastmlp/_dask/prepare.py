@@ -81,8 +81,15 @@ class _Prepared:
     kernels read it, the targets Y (n, n_outputs) and the weights (or None),
     all in the model's dtype, with the same row chunks."""
 
-    def __init__(self, X, Y, sw, dtype, keep):
+    on_dask = True
+    client = None  # the dask.distributed Client the fit runs on, or None
+
+    def __init__(self, X, Y, sw, dtype, keep, weight_sum):
         self.X, self.Y, self.sw, self.dtype = X, Y, sw, dtype
+        self.n_features, self.n_outputs = X.shape[1], Y.shape[1]
+        # the weights' sum (rounded otherwise than the objective's, which
+        # sums each partition in the model's dtype): checked before training
+        self.weight_sum = weight_sum
         self.keep = keep  # persisted intermediates: what a lost partition is rebuilt from
         self.x_blocks = list(X.to_delayed().ravel())
         self.y_blocks = list(Y.to_delayed().ravel())
@@ -106,11 +113,13 @@ class _Prepared:
         return out
 
 
-def _prepare(est, X, y, sample_weight, first_pass):
+def _prepare(est, X, y, sample_weight, first_pass, dtype_of=None):
     """Validate, persist and binarize the data on the cluster, as
     _validate_input, check_sample_weight and with_class_weight do in memory;
     sets the estimator's input attributes (n_features_in_,
-    feature_names_in_, classes_, _label_binarizer). Returns _Prepared."""
+    feature_names_in_, classes_, _label_binarizer) and nothing else.
+    dtype_of(float dtype of X): the model's dtype (default: X's). Returns
+    _Prepared."""
     import dask
     import dask.array as da
 
@@ -123,12 +132,8 @@ def _prepare(est, X, y, sample_weight, first_pass):
         )
     Xa = _named_2d_array(est, X, reset=first_pass)
     dtype = np.dtype(np.float32 if Xa.dtype == np.float32 else np.float64)
-    if not first_pass:
-        # a refit computes in the wider of the data's and the weights' dtypes
-        # (float32 data against an L-BFGS fit's float64 coefs_), as in memory
-        from fastmlp._base import _refit_dtype
-
-        dtype = np.dtype(_refit_dtype(dtype, est.coefs_))
+    if dtype_of is not None:
+        dtype = np.dtype(dtype_of(dtype))
     ya = _as_dask_array(y) if is_dask(y) else y
     swa = _as_dask_array(sample_weight) if is_dask(sample_weight) else sample_weight
 
@@ -183,6 +188,10 @@ def _prepare(est, X, y, sample_weight, first_pass):
         has_inf = any(s[key][1] for s in stats)
         if has_nan or has_inf:
             _raise_not_finite(has_nan, dt, input_name, estimator_name)
+    if swa is not None and not any(s["sw_nonzero"] for s in stats):
+        # check_sample_weight's error, before anything changes (in memory too)
+        raise ValueError("Sample weights must contain at least one non-zero number.")
+    weight_sum = sum(s["weight"] for s in stats)
 
     est.n_features_in_ = Xk.shape[1]
     if not classifier:
@@ -197,7 +206,7 @@ def _prepare(est, X, y, sample_weight, first_pass):
                           new_axis=1 if ya.ndim == 1 else None)
         sw = swa.map_blocks(_weight_block, dtype, dtype=dtype) if swa is not None else None
         Y, sw = dask.persist(Y, sw) if sw is not None else (dask.persist(Y)[0], None)
-        return _Prepared(Xk, Y, sw, dtype, keep=(ya, swa))
+        return _Prepared(Xk, Y, sw, dtype, keep=(ya, swa), weight_sum=weight_sum)
 
     all_labels = np.concatenate([s["labels"][0] for s in stats])
     classes = np.unique(all_labels)
@@ -240,8 +249,10 @@ def _prepare(est, X, y, sample_weight, first_pass):
             per_class = counts.sum() / (len(classes) * counts.astype(np.float64))
         sw = da.map_blocks(_label_weights, ya, classes, per_class, swa, dtype,
                            dtype=dtype)
+        weight_sum = sum(float(per_class[np.searchsorted(classes, s["labels"][0])]
+                               @ s["label_weight"]) for s in stats)
     Y, sw = dask.persist(Y, sw) if sw is not None else (dask.persist(Y)[0], None)
-    return _Prepared(Xk, Y, sw, dtype, keep=(ya, swa))
+    return _Prepared(Xk, Y, sw, dtype, keep=(ya, swa), weight_sum=weight_sum)
 
 
 def _named_2d_array(est, X, reset):
