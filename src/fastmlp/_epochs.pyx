@@ -1,6 +1,5 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
-"""Whole sgd/adam epochs in compiled code, and the thread policy of their
-minibatches.
+"""Whole sgd/adam epochs in compiled code (whether a minibatch's parts run on
+one thread or on several is _minibatch_threads' rule).
 
 One call of EpochRunner.run is one epoch: for every minibatch of the given
 row order, the batch's weight sum, the raw loss and gradient sums of the

@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 """The objective: chunked, multi-threaded loss + gradient and forward pass of a
 dense MLP whose parameters live in ONE packed vector (sklearn's layout: every
 coefficient matrix row-major, then every intercept), and the Workspace that

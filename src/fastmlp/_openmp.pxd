@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # The only OpenMP shim (see _openmp.h): without OpenMP the calls are
 # single-threaded stand-ins, so the modules never test _OPENMP themselves.
 
