@@ -22,6 +22,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "_clones.h"
+
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #elif defined(__GNUC__)
@@ -29,15 +31,9 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && !defined(FASTMLP_NO_CLONES)
-#define FMS_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#else
-#define FMS_CLONES
-#endif
 
 #define FMS_SGD(NAME, T)                                                        \
-FMS_CLONES static void NAME(T* restrict p, const T* restrict g, T* restrict vel, \
+FM_CLONES static void NAME(T* restrict p, const T* restrict g, T* restrict vel, \
                             ptrdiff_t n, T lr, T mom, int nesterov)             \
 {                                                                               \
     ptrdiff_t i;                                                                \
