@@ -32,7 +32,7 @@ from threadpoolctl import threadpool_limits
 from fastmlp import MLPClassifier
 from fastmlp import _core
 from fastmlp._network import make_layout, make_workspace
-from fastmlp._threads import blas_single_thread, effective_n_threads
+from fastmlp._threads import BLAS_LIMIT, effective_n_threads
 
 # tol=0 with a fixed max_iter: every fit runs its iterations to the end
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
@@ -188,7 +188,7 @@ def test_eval(benchmark, speedups, settled, large, dtype, side):
         ])
         assert params.shape[0] == layout.n_params
         grad = np.empty_like(params)
-        with blas_single_thread():
+        with BLAS_LIMIT:
             benchmark.pedantic(
                 ws.loss_grad, args=(params, grad, data, 1e-4, float(N)),
                 rounds=rounds, iterations=1, warmup_rounds=1,

@@ -30,9 +30,9 @@ from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
+from fastmlp._epochs import EpochRunner
 from fastmlp._network import (
     make_dataset,
-    make_epoch_runner,
     make_layout,
     make_threaded_workspace,
     minibatch_chunk_rows,
@@ -148,14 +148,14 @@ class StochasticOptimizerState:
     def make_runner(self, ws, data, params, grad, alpha):
         s1, s2 = self.buffers(params.shape[0], params.dtype)
         if self.solver == "sgd":
-            runner = make_epoch_runner(
+            runner = EpochRunner(
                 ws, data, params, grad, s1, None, "sgd", alpha,
                 float(self.learning_rate_init), momentum=self.momentum,
                 nesterov=self.nesterov,
             )
             runner.learning_rate = self.learning_rate
         else:
-            runner = make_epoch_runner(
+            runner = EpochRunner(
                 ws, data, params, grad, s1, s2, "adam", alpha,
                 float(self.learning_rate_init), beta_1=self.beta_1,
                 beta_2=self.beta_2, epsilon=self.epsilon, t=self.t,
