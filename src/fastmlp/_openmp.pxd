@@ -7,5 +7,5 @@ cdef extern from "_openmp.h" nogil:
     int omp_get_max_threads() noexcept
     int omp_get_num_threads() noexcept
     double omp_get_wtime() noexcept
-    void fmp_barrier() noexcept
-    double fmp_thread_cpu_time() noexcept
+    void fm_barrier() noexcept
+    double fm_thread_cpu_time() noexcept
