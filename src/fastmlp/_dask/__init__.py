@@ -13,7 +13,11 @@ import sys
 
 from fastmlp._dask.blockwise import fit_blockwise, plan_blocks, validation_scorer
 from fastmlp._dask.detect import any_dask, is_dask
-from fastmlp._dask.objective import _DATASETS, _WORKSPACES, DaskObjective
+
+# the workers' caches, as the package's names (the tests read them through it)
+from fastmlp._dask.objective import _DATASETS as _DATASETS
+from fastmlp._dask.objective import _WORKSPACES as _WORKSPACES
+from fastmlp._dask.objective import DaskObjective
 from fastmlp._dask.predict import predict, score
 from fastmlp._dask.prepare import _prepare
 from fastmlp._version import __version__

@@ -30,7 +30,7 @@ def plan_blocks(n_blocks, random_state, *, early_stopping, validation_fraction, 
     val_blocks = None
     if early_stopping:
         # whole blocks held out, drawn from the fit's RandomState
-        n_val = int(round(validation_fraction * n_blocks))
+        n_val = round(validation_fraction * n_blocks)
         if n_val < 1 or n_val >= n_blocks:
             raise ValueError(
                 "Early stopping on Dask input holds out whole blocks: with "
