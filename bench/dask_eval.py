@@ -41,7 +41,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import blas_summary, describe  # noqa: E402
+from machine import blas_summary, describe
 
 
 def _times(fn, repeats):

@@ -21,7 +21,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from machine import blas_summary, describe  # noqa: E402
+from machine import blas_summary, describe
 
 
 def _peak_rss_bytes():

@@ -18,10 +18,10 @@ import time
 import warnings
 
 import numpy as np
+import sklearn.neural_network as skn
 from threadpoolctl import threadpool_info
 
 import fastmlp
-import sklearn.neural_network as skn
 
 N, D, K = 100_000, 784, 10
 
@@ -83,7 +83,7 @@ def main():
             t_floor = times(floor)
             t_fm = times(lambda: fm.predict_proba(X))
             t_sk = times(lambda: sk.predict_proba(X))
-            print(f"{np.dtype(dtype).name} {str(hidden):10s} floor {fmt(t_floor)}  fastmlp "
+            print(f"{np.dtype(dtype).name} {hidden!s:10s} floor {fmt(t_floor)}  fastmlp "
                   f"{fmt(t_fm)}  sklearn {fmt(t_sk)}  fastmlp/floor "
                   f"{np.median(t_fm) / np.median(t_floor):.2f}  sklearn/fastmlp "
                   f"{np.median(t_sk) / np.median(t_fm):.2f}  floor/sklearn "

@@ -5,7 +5,8 @@
 10^6 x 64 float64 rows (512 MB), 10 classes, hidden (256,), the same weights
 in both libraries. For each library, the tracemalloc peak of one
 predict_proba call beyond what was allocated before it, for the first call
-(which also makes fastmlp's per-model chunk buffers) and the next, next to the output's own size and to n_samples x width of the
+(which also makes fastmlp's per-model chunk buffers) and the next, next to the output's own
+size and to n_samples x width of the
 hidden layer. numpy's allocations are traced; BLAS's and OpenMP's internal
 buffers are not.
 """

@@ -42,8 +42,13 @@ sys.path.insert(0, str(BENCH))
 
 from machine import describe, markdown, one_line  # noqa: E402
 
-
 # ------------------------------------------------------------ running ----
+
+
+def _shown_path(json_path):
+    """json_path relative to the repository when it lies inside it."""
+    path = Path(json_path)
+    return path.relative_to(REPO) if path.is_relative_to(REPO) else json_path
 
 def _check_import():
     out = subprocess.run(
@@ -139,7 +144,8 @@ def collect(bench_json):
 
 def _case_cells(e):
     est = "classifier" if e.get("estimator") == "clf" else "regressor"
-    hidden = "(" + ", ".join(map(str, e.get("hidden", []))) + ("," if len(e.get("hidden", [])) == 1 else "") + ")"
+    sizes = e.get("hidden", [])
+    hidden = "(" + ", ".join(map(str, sizes)) + ("," if len(sizes) == 1 else "") + ")"
     data = {
         "digits": "digits 1797×64",
         "sparse": f"CSR {e['n_samples']}×{e['n_features']} {e['sparse'] * 100:g}%",
@@ -281,7 +287,8 @@ def scaling_section(path, image=True):
 PAGE = REPO / "docs" / "user_guide" / "performance.md"
 PAGE_CHART = REPO / "docs" / "speedup.png"
 _HEADING = "## Benchmarks"
-_GENERATED = "<!-- from here to the end of the section: written by `python bench/report.py --docs` -->"
+_GENERATED = ("<!-- from here to the end of the section: written by "
+              "`python bench/report.py --docs` -->")
 
 _PAGE_INTRO = """\
 fastmlp is timed against scikit-learn's `MLPClassifier` and `MLPRegressor` in the same run, by
@@ -290,11 +297,12 @@ pytest-benchmark suites in `bench/`. Install fastmlp with the extras and run the
 
 ```
 python3 -m pip install ".[test,bench]"    # fastmlp, pytest-benchmark; matplotlib for the chart
-python3 bench/report.py                   # --full: the whole matrix (hours); --docs: refresh this section
+python3 bench/report.py   # --full: the whole matrix (hours); --docs: refresh this section
 ```
 
 It writes `bench/results/<commit>_<timestamp>.json` (pytest-benchmark's format: compare two versions
-with `pytest-benchmark compare OLD.json NEW.json --group-by=group`), `bench/results/report.md` (every
+with `pytest-benchmark compare OLD.json NEW.json --group-by=group`),
+`bench/results/report.md` (every
 column: per-pass times of both sides, PyTorch on the CPU where installed, ...) and
 `bench/results/speedup.png`. The full matrix crosses data (digits 1797x64, 20000x784, 100000x784,
 CSR 20000x10000 at 1% density), hidden layers (16,), (256,), (512, 256), float32/float64,
@@ -376,7 +384,7 @@ def write_report(json_path, out_dir, took_s=None):
         f"Command: `{command}`" + (f" ({took_s / 60:.1f} minutes" if took_s else "")
         + (f", load average {load:.1f} when it started" if load is not None else "")
         + (")" if took_s else ""),
-        f"Results: `{Path(json_path).relative_to(REPO) if Path(json_path).is_relative_to(REPO) else json_path}` "
+        f"Results: `{_shown_path(json_path)}` "
         f"(pytest-benchmark JSON), run {bench_json.get('datetime', '?')}", "",
         "Machine:", "", markdown(info), "",
         summary, "",

@@ -23,23 +23,23 @@ Cases:
 
 import numpy as np
 import pytest
+from _common import FASTMLP, SKLEARN, SKLEARN_1BLAS
+from _common import blas_threads as _blas_threads
+from _common import rounds as _rounds
+from _common import time_fit as _time_fit
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from threadpoolctl import threadpool_limits
 
-from fastmlp import MLPClassifier
-from fastmlp import _core
+from fastmlp import MLPClassifier, _core
 from fastmlp._network import make_layout, make_workspace
-from fastmlp._threads import blas_single_thread, effective_n_threads
+from fastmlp._threads import BLAS_LIMIT, effective_n_threads
 
 # tol=0 with a fixed max_iter: every fit runs its iterations to the end
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
 
-from _common import FASTMLP, SKLEARN, SKLEARN_1BLAS, blas_threads as _blas_threads
-from _common import rounds as _rounds
-from _common import time_fit as _time_fit
 FLOOR_1 = "numpy products, BLAS 1 thread"
 FLOOR_ALL = "numpy products, BLAS all threads"
 FASTMLP_EVAL = "fastmlp loss_grad"
@@ -188,7 +188,7 @@ def test_eval(benchmark, speedups, settled, large, dtype, side):
         ])
         assert params.shape[0] == layout.n_params
         grad = np.empty_like(params)
-        with blas_single_thread():
+        with BLAS_LIMIT:
             benchmark.pedantic(
                 ws.loss_grad, args=(params, grad, data, 1e-4, float(N)),
                 rounds=rounds, iterations=1, warmup_rounds=1,

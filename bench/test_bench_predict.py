@@ -21,13 +21,12 @@ import warnings
 
 import numpy as np
 import pytest
+from _common import FASTMLP, SKLEARN, rounds
 from sklearn.datasets import load_digits
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 from fastmlp import MLPClassifier, MLPRegressor
-
-from _common import FASTMLP, SKLEARN, rounds
 
 CALLS_PER_ROUND = {1: 200, 10: 200, 100: 100}  # whole sets: 10
 

@@ -19,12 +19,11 @@ import warnings
 import numpy as np
 import pytest
 import scipy.sparse as sp
+from _common import FASTMLP, SKLEARN, rounds
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from threadpoolctl import threadpool_limits
 
 from fastmlp import MLPClassifier
-
-from _common import FASTMLP, SKLEARN, rounds
 
 DATA = {
     "20000x10000 1%": (20_000, 10_000, 0.01),

@@ -20,6 +20,9 @@ to ~1e-15), recorded in extra_info.
 
 import numpy as np
 import pytest
+from _common import FASTMLP, SKLEARN, SKLEARN_1BLAS
+from _common import blas_threads as _blas_threads
+from _common import time_fit as _time_fit
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
@@ -30,12 +33,6 @@ from fastmlp._threads import effective_n_threads
 
 # tol=0 with a fixed max_iter: every fit runs its epochs to the end
 pytestmark = pytest.mark.filterwarnings("ignore", category=ConvergenceWarning)
-
-from _common import FASTMLP, SKLEARN, SKLEARN_1BLAS, blas_threads as _blas_threads
-from _common import time_fit as _time_fit
-
-
-
 
 # ------------------------------------------------------------- digits ----
 

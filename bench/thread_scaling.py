@@ -1,6 +1,6 @@
 """Fit time against thread count (issue 5): 100000 x 784, hidden (512,), L-BFGS.
 
-    python bench/thread_scaling.py                         # 1,2,4,8,16 threads, those the machine has
+    python bench/thread_scaling.py      # 1,2,4,8,16 threads, those the machine has
     python bench/thread_scaling.py --threads 1,2,4,8,16,32 --libraries fastmlp sklearn
     python bench/thread_scaling.py --n-samples 20000 --max-iter 2   # a quick look
 

@@ -9,7 +9,8 @@ Run both sides on the same machine in the same session: the hashes depend on
 the CPU's vector path and on the BLAS kernel, so they are never committed.
 The set crosses solver (lbfgs, sgd, adam), task (binary, multiclass,
 multilabel, regression), dtype (float32, float64), input (dense, CSR), OpenMP
-threads (1, 2), hidden activation and two shapes of hidden layers; each line is one fit: its name, then the SHA-256 of its
+threads (1, 2), hidden activation and two shapes of hidden layers; each line is one fit: its
+name, then the SHA-256 of its
 coefficients, intercepts and loss curve, and of its predictions
 (predict_proba for a classifier) on the training data.
 """

@@ -3,12 +3,11 @@ read (C, F, CSR with empty rows and unsorted indices), targets per output
 function, packed parameters, and the NumPy reference they are checked against."""
 
 import numpy as np
+import reference as ref
+from shared_helpers import n_params
 
 from fastmlp import _core
 from fastmlp._network import ACTIVATION_CODES, CSR, OUTPUT_CODES
-
-import reference as ref
-from shared_helpers import n_params
 
 ACTIVATIONS = ref.ACTIVATIONS
 OUTPUTS = ref.OUTPUTS

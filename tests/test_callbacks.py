@@ -7,15 +7,14 @@ import warnings
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
+from shared_helpers import assert_same_weights, fit_quietly
+from shared_helpers import weights as _weights
 from sklearn.base import BaseEstimator, clone
 from sklearn.callback import CallbackSupportMixin, ScoringMonitor
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 
 from fastmlp import MLPClassifier, MLPRegressor
-
-from shared_helpers import assert_same_weights, fit_quietly
-from shared_helpers import weights as _weights
 
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
 X = X_DIGITS[:240] / 16.0

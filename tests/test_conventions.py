@@ -10,6 +10,8 @@ import sklearn
 import sklearn.neural_network as sk
 from joblib import Parallel, cpu_count, delayed, effective_n_jobs
 from numpy.testing import assert_allclose, assert_array_equal
+from shared_helpers import assert_same_weights
+from shared_helpers import weights as _weights
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, UnsetMetadataPassedError
@@ -20,9 +22,6 @@ from sklearn.preprocessing import StandardScaler
 import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp._threads import effective_n_threads
-
-from shared_helpers import assert_same_weights
-from shared_helpers import weights as _weights
 
 X_DIGITS, Y_DIGITS = load_digits(return_X_y=True)
 X = X_DIGITS[:300]
@@ -272,7 +271,7 @@ def _outcome(call):
         warnings.simplefilter("always")
         try:
             call()
-        except Exception as exc:  # noqa: BLE001 - compared with sklearn's
+        except Exception as exc:
             error = (type(exc), str(exc))
     msgs = [str(w.message) for w in record if not issubclass(w.category, ConvergenceWarning)]
     return error, msgs

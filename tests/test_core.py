@@ -4,13 +4,11 @@ and a rejected call leaves the workspace working."""
 
 import numpy as np
 import pytest
-
-from fastmlp import _core, _objective
-from fastmlp._network import CSR
-
 from kernel_problems import N_ROWS, make_problem, run_loss_grad
 from shared_helpers import n_params
 
+from fastmlp import _core, _objective
+from fastmlp._network import CSR
 
 # ------------------------------------------------------------- bad input --
 
@@ -29,7 +27,8 @@ def _bad_input_cases():
     ws_g = _objective.Workspace(lay_g, 1, dt)
     ds = _core.Dataset(X, Y, sw, dt)
     csr_ok = CSR(
-        np.ones(3), np.array([0, 3, 1], dtype=np.intp), np.array([0, 1, 3] + [3] * (n - 2), dtype=np.intp), (n, 4)
+        np.ones(3), np.array([0, 3, 1], dtype=np.intp),
+        np.array([0, 1, 3] + [3] * (n - 2), dtype=np.intp), (n, 4)
     )
     _core.Dataset(csr_ok, Y, None, dt)  # the valid one is accepted
 
@@ -96,7 +95,8 @@ def _bad_input_cases():
         "idx 2-D": lg(ws=ws_g, idx=np.zeros((2, 1), dtype=np.intp)),
         "idx strided": lg(ws=ws_g, idx=np.arange(8, dtype=np.intp)[::2]),
         "idx range beyond idx": lg(ws=ws_g, idx=np.arange(4, dtype=np.intp), start=2, n=3),
-        "forward idx out of range": fw(np.empty((2, 2)), ws=ws_g, idx=np.array([n, 0], dtype=np.intp)),
+        "forward idx out of range": fw(np.empty((2, 2)), ws=ws_g,
+                                       idx=np.array([n, 0], dtype=np.intp)),
         "idx on dense without gather buffer": lg(idx=np.arange(4, dtype=np.intp)),
         "start + n beyond X": lg(start=10, n=11),
         "start beyond X": lg(start=n + 1),

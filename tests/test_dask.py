@@ -4,6 +4,7 @@ on dask's local threaded scheduler, against the in-memory estimators."""
 
 import copy
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -486,7 +487,7 @@ def _fit_killing_a_worker(client, monkeypatch, Xd, yd, undisturbed):
 def test_workers_must_run_the_clients_version(client, monkeypatch):
     X, y = _data("binary")
     monkeypatch.setattr(_dask, "__version__", "0.0.0-other")
-    with pytest.raises(RuntimeError, match="must run the client's fastmlp 0.0.0-other"):
+    with pytest.raises(RuntimeError, match=re.escape("must run the client's fastmlp 0.0.0-other")):
         MLPClassifier(**LBFGS).fit(*_dask_arrays(X, y))
 
 
@@ -619,3 +620,42 @@ def test_warm_start_refit_as_in_memory(scheduler):
     _fit_quietly(est, *_dask_arrays(X, y))
     assert ref.coefs_[0].dtype == est.coefs_[0].dtype
     _assert_same_weights(ref, est, 1e-8)
+
+
+def _model_state(est):
+    return copy.deepcopy({k: v for k, v in vars(est).items() if k.endswith("_")
+                          and k not in ("n_features_in_", "feature_names_in_")})
+
+
+def _assert_same_state(before, after):
+    assert before.keys() == after.keys()
+    for name, value in before.items():
+        if isinstance(value, list) and value and isinstance(value[0], np.ndarray):
+            assert all(np.array_equal(a, b) for a, b in zip(value, after[name])), name
+        elif isinstance(value, np.ndarray):
+            assert np.array_equal(value, after[name]), name
+        else:
+            assert value == after[name] or (value != value and after[name] != after[name]), name
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "sgd", "adam"])
+@pytest.mark.parametrize("cls, class_weight", [
+    (MLPClassifier, None), (MLPClassifier, "balanced"), (MLPRegressor, None)])
+def test_refit_with_all_zero_weights_leaves_the_model_as_in_memory(
+        scheduler, solver, cls, class_weight):
+    """Everything is validated before the model changes: a fitted model
+    refitted with sample weights that are all zero raises the in-memory
+    error and keeps its weights and fitted attributes, on every solver."""
+    X, y = _data("regression" if cls is MLPRegressor else "multiclass")
+    params = dict(LBFGS, solver=solver, max_iter=3)
+    if class_weight is not None:
+        params["class_weight"] = class_weight
+    sw = np.zeros(N)
+    in_memory = _fit_quietly(cls(**params), X, y)
+    on_dask = _fit_quietly(cls(**params), *_dask_arrays(X, y))
+    for est, data in ((in_memory, (X, y, sw)), (on_dask, _dask_arrays(X, y, sw))):
+        before = _model_state(est)
+        with pytest.raises(ValueError) as error:
+            est.fit(*data)
+        assert str(error.value) == "Sample weights must contain at least one non-zero number."
+        _assert_same_state(before, _model_state(est))

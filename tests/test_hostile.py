@@ -14,10 +14,9 @@ import numpy as np
 import pytest
 import sklearn.neural_network as sk
 from numpy.testing import assert_allclose
+from shared_helpers import packed
 
 import fastmlp
-
-from shared_helpers import packed
 
 N = 40
 _rng = np.random.RandomState(0)
@@ -39,7 +38,7 @@ def _outcome(module, cls, X, y, fit_kw=None, **params):
         with np.errstate(all="ignore"):
             try:
                 est.fit(X, y, **(fit_kw or {}))
-            except Exception as e:  # noqa: BLE001 - compared below
+            except Exception as e:
                 return ("error", type(e), str(e), est)
     return ("ok", est)
 

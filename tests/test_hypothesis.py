@@ -27,18 +27,17 @@ import warnings
 
 import numpy as np
 import pytest
+import reference as ref
 import scipy.sparse as sp
 from hypothesis import HealthCheck, assume, event, given, settings
 from hypothesis import strategies as st
 from scipy.special import expit, logsumexp
+from shared_helpers import n_params
 from sklearn.exceptions import ConvergenceWarning
 
 import fastmlp
 from fastmlp import _core, _objective
 from fastmlp._network import ACTIVATION_CODES, CSR, OUTPUT_CODES
-
-import reference as ref
-from shared_helpers import n_params
 
 SETTINGS = dict(
     derandomize=True,
@@ -435,7 +434,8 @@ def test_kernel_dataset_accepts_only_contiguous(dtype, shape, order, row_step, c
             _core.Dataset(X, None, None, dtype)
     Xc = np.ascontiguousarray(X)
     Yb = rng.randn(2 * n, 4).astype(dtype)
-    Y = {"C": Yb[:n, :2].copy(), "F": np.asfortranarray(Yb[:n, :2]), "strided": Yb[::2, :2]}[y_order]
+    Y = {"C": Yb[:n, :2].copy(), "F": np.asfortranarray(Yb[:n, :2]),
+         "strided": Yb[::2, :2]}[y_order]
     if Y.flags.c_contiguous:
         _core.Dataset(Xc, Y, None, dtype)
     else:

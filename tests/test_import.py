@@ -1,6 +1,7 @@
 """Importing fastmlp from a source tree whose compiled core is missing or
 broken: an ImportError that says what happened, never a 'circular import'."""
 
+import ast
 import importlib.util
 import pathlib
 import shutil
@@ -17,9 +18,9 @@ def _source_tree(tmp_path):
     """A copy of the installed package's Python files: a tree without its core."""
     src = pathlib.Path(fastmlp.__file__).parent
     dst = tmp_path / "fastmlp"
-    dst.mkdir()
-    for f in src.glob("*.py"):
-        shutil.copy(f, dst)
+    for f in src.rglob("*.py"):
+        (dst / f.relative_to(src)).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy(f, dst / f.relative_to(src))
     return dst
 
 
@@ -61,3 +62,44 @@ def test_the_compiled_modules_are_extensions():
 def test_installed_package_imports_from_elsewhere(tmp_path):
     out = _import_in(tmp_path)
     assert out.returncode == 0, out.stderr
+
+
+def _fastmlp_imports(src):
+    """module -> the fastmlp modules it imports, at module level or inside a
+    function (a name imported from a package counts as its submodule when
+    there is one)."""
+    modules = {}
+    for f in src.rglob("*.py"):
+        parts = ("fastmlp",) + f.relative_to(src).with_suffix("").parts
+        modules[".".join(p for p in parts if p != "__init__")] = f
+    modules.update({f"fastmlp.{f.name.split('.')[0]}": None for f in src.glob("_*.*.so")})
+    graph = {}
+    for name, f in modules.items():
+        deps = set()
+        for node in ast.walk(ast.parse(f.read_text())) if f else ():
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("fastmlp"):
+                subs = {f"{node.module}.{a.name}" for a in node.names} & modules.keys()
+                deps |= subs or {node.module}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("fastmlp")}
+        graph[name] = deps - {name}
+    return graph
+
+
+def test_no_import_cycle_among_fastmlp_modules():
+    graph = _fastmlp_imports(pathlib.Path(fastmlp.__file__).parent)
+    assert "fastmlp._dask.objective" in graph and "fastmlp._base" in graph
+    done, on_path = set(), []
+
+    def visit(name):
+        assert name not in on_path, "import cycle: " + " -> ".join(on_path + [name])
+        if name in done:
+            return
+        on_path.append(name)
+        for dep in graph.get(name, ()):
+            visit(dep)
+        on_path.pop()
+        done.add(name)
+
+    for name in graph:
+        visit(name)

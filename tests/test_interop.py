@@ -2,6 +2,7 @@
 
 import pathlib
 import pickle
+import re
 import warnings
 
 import joblib
@@ -71,7 +72,7 @@ def test_class_weight_balanced_helps_the_minority_class():
     plain = _fit(MLPClassifier((8,), solver="lbfgs", max_iter=200, random_state=0), Xi, yi)
     bal = _fit(MLPClassifier((8,), solver="lbfgs", max_iter=200, random_state=0,
                              class_weight="balanced"), Xi, yi)
-    recall = lambda m: (m.predict(Xi[yi == 1]) == 1).mean()  # noqa: E731
+    recall = lambda m: (m.predict(Xi[yi == 1]) == 1).mean()
     assert recall(bal) > recall(plain)
 
 
@@ -206,7 +207,8 @@ def test_from_and_to_sklearn_with_a_subclass(Est, SkEst):
     other = SkMLPRegressor if SkEst is SkMLPClassifier else SkMLPClassifier
     other = _fit(other(hidden_layer_sizes=(6,), solver="lbfgs", max_iter=5,
                        random_state=0), X, Y)
-    with pytest.raises(TypeError, match=f"expects a fitted sklearn.neural_network.{SkEst.__name__}"):
+    expected = f"expects a fitted sklearn.neural_network.{SkEst.__name__}"
+    with pytest.raises(TypeError, match=re.escape(expected)):
         Est.from_sklearn(other)
 
 
@@ -217,8 +219,9 @@ def test_from_and_to_sklearn_with_a_subclass(Est, SkEst):
 def test_onnx_export_matches_predict_proba(task):
     pytest.importorskip("skl2onnx")
     ort = pytest.importorskip("onnxruntime")
-    import fastmlp.onnx  # noqa: F401  (registers the converters)
     from skl2onnx import to_onnx
+
+    import fastmlp.onnx  # noqa: F401  (registers the converters)
 
     Xf = X.astype(np.float32)
     y = {"multiclass": Y, "binary": Y % 2, "regression": Y / 10.0}[task]

@@ -10,9 +10,11 @@ import warnings
 
 import numpy as np
 import pytest
+import reference as ref
 import scipy.sparse as sp
 import sklearn.neural_network as sk
 from numpy.testing import assert_allclose, assert_array_equal
+from shared_helpers import assert_same_weights, fit_quietly, packed
 from sklearn.base import clone
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning, NotFittedError
@@ -21,9 +23,6 @@ from threadpoolctl import threadpool_limits
 import fastmlp
 import fastmlp._base
 from fastmlp._threads import MIN_PARALLEL_WORK
-
-import reference as ref
-from shared_helpers import assert_same_weights, fit_quietly, packed
 
 ACTIVATIONS = ["identity", "logistic", "tanh", "relu"]
 TASKS = ["binary", "multiclass", "multilabel", "squared_error", "poisson"]
@@ -413,7 +412,7 @@ def test_float32_refit_from_float64_weights_computes_in_float64():
 def _raised(fn):
     try:
         fn()
-    except Exception as e:  # noqa: BLE001
+    except Exception as e:
         return e
     return None
 
@@ -520,11 +519,11 @@ def test_bad_predict_input_like_sklearn(case):
 )
 def test_unfitted_raises_not_fitted(method):
     if method == "regressor":
-        call = lambda m: m.MLPRegressor().predict(X_DENSE)  # noqa: E731
+        call = lambda m: m.MLPRegressor().predict(X_DENSE)
     elif method == "score":
-        call = lambda m: m.MLPClassifier().score(X_DENSE, TARGETS["binary"])  # noqa: E731
+        call = lambda m: m.MLPClassifier().score(X_DENSE, TARGETS["binary"])
     else:
-        call = lambda m: getattr(m.MLPClassifier(), method)(X_DENSE)  # noqa: E731
+        call = lambda m: getattr(m.MLPClassifier(), method)(X_DENSE)
     err = assert_same_error(call)
     assert isinstance(err, NotFittedError)
 

@@ -1,5 +1,7 @@
 """fastmlp._network: packing, chunk sizes and the factories of compiled objects."""
 
+import itertools
+
 import numpy as np
 import pytest
 
@@ -20,8 +22,8 @@ def test_unpack_units_views_like_the_layout(units):
     intercepts = [rng.randn(b) for b in units[1:]]
     params = pack(coefs, intercepts, np.float64)
     layout = make_layout(units, "relu", "identity", np.float64)
-    for got, want in zip(sum(unpack_units(params, units), []),
-                         sum(unpack(params, layout), []), strict=True):
+    for got, want in zip([*itertools.chain(*unpack_units(params, units))],
+                         [*itertools.chain(*unpack(params, layout))], strict=True):
         assert got.shape == want.shape
         assert np.shares_memory(got, params)
         np.testing.assert_array_equal(got, want)

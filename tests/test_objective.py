@@ -9,16 +9,23 @@ import sys
 
 import numpy as np
 import pytest
+import reference as ref
+from kernel_problems import (
+    ACTIVATIONS,
+    INPUTS,
+    N_ROWS,
+    OUTPUTS,
+    RTOL,
+    UNITS,
+    assert_close,
+    make_problem,
+    reference,
+    run_loss_grad,
+    sw_total,
+)
 
 from fastmlp import _core, _objective
 from fastmlp._network import CSR
-
-import reference as ref
-from kernel_problems import (
-    ACTIVATIONS, INPUTS, N_ROWS, OUTPUTS, RTOL, UNITS, assert_close, make_problem,
-    reference, run_loss_grad, sw_total,
-)
-
 
 # ----------------------------------------------------- loss and gradient --
 

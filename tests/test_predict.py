@@ -204,13 +204,13 @@ def test_assigned_and_edited_weights_are_never_stale():
 
 def test_thread_count_follows_each_calls_openmp_limit(clf, monkeypatch):
     made = []
-    real = fastmlp._predict.Workspace
+    real = fastmlp._network.Workspace  # _network builds every Workspace
 
     def spy(layout, n_threads, *args):
         made.append(n_threads)
         return real(layout, n_threads, *args)
 
-    monkeypatch.setattr(fastmlp._predict, "Workspace", spy)
+    monkeypatch.setattr(fastmlp._network, "Workspace", spy)
     monkeypatch.setenv("OMP_NUM_THREADS", "2")
     X = np.ascontiguousarray(np.vstack([X_DIG] * 2))
     fastmlp._predict._caches.pop(clf, None)

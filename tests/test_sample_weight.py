@@ -6,11 +6,10 @@ from decimal import Decimal
 
 import numpy as np
 import pytest
+from shared_helpers import assert_same_weights
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 from fastmlp import MLPRegressor
-
-from shared_helpers import assert_same_weights
 
 _rng = np.random.RandomState(0)
 X = _rng.randn(40, 3)

@@ -114,7 +114,7 @@ def test_concurrent_fits_started_together(sequential):
         try:
             barrier.wait()
             results[job[0]] = _state(_fit(job))
-        except BaseException as e:  # noqa: BLE001 - reported below
+        except BaseException as e:
             errors.append(e)
 
     threads = [threading.Thread(target=work, args=(job,)) for job in JOBS]
@@ -132,7 +132,7 @@ def test_same_estimator_class_fitted_from_threads_on_other_data(sequential):
     """Many fits of one configuration on different row subsets at once (the
     same code path everywhere, the most sharing there could be)."""
     subsets = [np.arange(i, N, 4) for i in range(4)] * 2
-    make = lambda: fastmlp.MLPClassifier(  # noqa: E731
+    make = lambda: fastmlp.MLPClassifier(
         hidden_layer_sizes=(64,), solver="lbfgs", max_iter=10, random_state=1)
 
     def fit(rows):

@@ -18,13 +18,12 @@ from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
+from fastmlp import _dask
 from fastmlp._callbacks import CallbackSupportMixin, FitProgress, with_callbacks
-from fastmlp._dask import any_dask
-from fastmlp._dask import fit as fit_dask
 from fastmlp._interop import from_sklearn, to_sklearn
 from fastmlp._lbfgs import LbfgsInterrupted, callback_bridge, fit_lbfgs
 from fastmlp._network import (
-    as_kernel_input,
+    InMemoryData,
     make_dataset,
     make_layout,
     make_workspace,
@@ -201,16 +200,16 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             The fitted model.
         """
         self._validate_params()
-        if any_dask(X, y, sample_weight):
-            return fit_dask(self, X, y, sample_weight)
         return self._fit(
             X, y, sample_weight=sample_weight, incremental=False,
             callback_data=(X, y, sample_weight),
         )
 
     def _fit(self, X, y, sample_weight=None, incremental=False, callback_data=None):
-        """callback_data: (X, y, sample_weight) as fit got them, for the
-        callbacks' hooks; None (partial_fit): no callbacks."""
+        """The fit, in memory or on Dask alike: everything validated, then the
+        weights initialised, the solver run under the BLAS limit, the result
+        checked and applied. callback_data: (X, y, sample_weight) as fit got
+        them, for the callbacks' hooks; None (partial_fit): no callbacks."""
         hidden = self._hidden_sizes()
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
@@ -219,30 +218,33 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         # it was before the call: the attributes go back (training works on new
         # packed arrays and puts the optimizer's state back in place)
         state_before = dict(vars(self))
-        X, y = self._validate_input(X, y, incremental, reset=first_pass)
-        dtype = X.dtype if first_pass else _refit_dtype(X.dtype, self.coefs_)
-        if X.shape[0] == 0:
-            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
-        if sample_weight is not None:
-            # checked in X's dtype (sklearn's rounding), then read in the model's
-            sample_weight = check_sample_weight(sample_weight, X, X.dtype).astype(
-                dtype, copy=False)
-        if y.ndim == 1:
-            y = y.reshape((-1, 1))
-        self.n_outputs_ = y.shape[1]
-        layer_units = [X.shape[1]] + hidden + [self.n_outputs_]
+        if _dask.any_dask(X, y, sample_weight):
+            data = _dask.prepare(
+                self, X, y, sample_weight, first_pass,
+                dtype_of=None if first_pass else lambda dt: _refit_dtype(dt, self.coefs_))
+        else:
+            data = self._in_memory_data(X, y, sample_weight, incremental, first_pass)
+        stochastic = self.solver in STOCHASTIC_SOLVERS
+        if not stochastic and not data.weight_sum > 0:
+            raise ValueError("The sample weights must sum to a positive number.")
+        self.n_outputs_ = data.n_outputs
+        layer_units = [data.n_features] + hidden + [self.n_outputs_]
         self._random_state = check_random_state(self.random_state)
+        plan = None
+        if data.on_dask and stochastic:
+            # drawn before the weights, as the first of a sequence of
+            # partial_fit calls over the blocks draws them
+            plan = _dask.plan_blocks(
+                len(data.x_blocks), self._random_state, early_stopping=self.early_stopping,
+                validation_fraction=self.validation_fraction, shuffle=self.shuffle)
         if first_pass:
-            self._initialize(y, layer_units, dtype)
+            self._initialize(np.empty((0, self.n_outputs_)), layer_units, data.dtype)
         elif [c.shape for c in self.coefs_] != list(zip(layer_units[:-1], layer_units[1:])):
             raise ValueError(
                 "The network shape changed since the last fit: hidden_layer_sizes "
                 "or the number of features or outputs differ."
             )
 
-        Y = np.ascontiguousarray(y, dtype=dtype)
-        Xk = as_kernel_input(X, dtype)
-        stochastic = self.solver in STOCHASTIC_SOLVERS
         progress = None
         if callback_data is not None:
             # L-BFGS begins one iteration more than it runs (sklearn's bridge)
@@ -254,20 +256,33 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         with BLAS_LIMIT:
             if stochastic:
                 try:
-                    self._fit_stochastic(
-                        X, Xk, Y, sample_weight, layer_units, incremental, progress
-                    )
+                    self._fit_stochastic(data, layer_units, incremental, progress, plan)
                 except WeightsSumToZero:
                     vars(self).clear()
                     vars(self).update(state_before)
                     raise
             else:
-                self._fit_lbfgs(Xk, Y, sample_weight, layer_units, progress)
+                self._fit_lbfgs(data, layer_units, progress)
 
         self._check_weights_finite()
         if progress is not None:
             progress.finish()
         return self
+
+    def _in_memory_data(self, X, y, sample_weight, incremental, first_pass):
+        """X, y and sample_weight validated as sklearn validates them (sets
+        the input attributes: n_features_in_, classes_...), as InMemoryData."""
+        X, y = self._validate_input(X, y, incremental, reset=first_pass)
+        dtype = X.dtype if first_pass else _refit_dtype(X.dtype, self.coefs_)
+        if X.shape[0] == 0:
+            raise ValueError("Found array with 0 sample(s) while a minimum of 1 is required.")
+        if sample_weight is not None:
+            # checked in X's dtype (sklearn's rounding), then read in the model's
+            sample_weight = check_sample_weight(sample_weight, X, X.dtype).astype(
+                dtype, copy=False)
+        if y.ndim == 1:
+            y = y.reshape((-1, 1))
+        return InMemoryData(X, np.ascontiguousarray(y, dtype=dtype), sample_weight)
 
     def _check_weights_finite(self):
         for w in self.coefs_ + self.intercepts_:
@@ -277,21 +292,31 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                     " contain large values and need to be preprocessed."
                 )
 
-    def _fit_lbfgs(self, Xk, Y, sample_weight, layer_units, progress=None):
-        dtype = Y.dtype
-        layout = make_layout(layer_units, self.activation, self.out_activation_, dtype,
-                             nnz_per_row=nnz_per_row(Xk))
-        ws = make_workspace(layout, dtype, Y.shape[0])
-        data = make_dataset(Xk, Y, sample_weight, dtype)
-        sw_sum = Y.shape[0] if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
-        if not sw_sum > 0:
-            raise ValueError("The sample weights must sum to a positive number.")
-        alpha = self.alpha
+    def _fit_lbfgs(self, data, layer_units, progress=None):
+        """L-BFGS over data's objective: one compiled call per evaluation in
+        memory, a sum over the partitions on Dask."""
+        dtype = data.dtype
+        if data.on_dask:
+            layout = make_layout(layer_units, self.activation, self.out_activation_, dtype)
+            spec = (tuple(layer_units), self.activation, self.out_activation_, dtype.str)
+            loss_grad = _dask.DaskObjective(data, layout, spec, self.alpha, data.client)
+            close = loss_grad.close
+        else:
+            layout = make_layout(layer_units, self.activation, self.out_activation_, dtype,
+                                 nnz_per_row=nnz_per_row(data.Xk))
+            ws = make_workspace(layout, dtype, data.Y.shape[0])
+            dataset = make_dataset(data.Xk, data.Y, data.sw, dtype)
+            alpha, sw_sum = self.alpha, data.weight_sum
 
-        def loss_grad(params, grad):
-            return ws.loss_grad(params, grad, data, alpha, sw_sum)
+            def loss_grad(params, grad):
+                return ws.loss_grad(params, grad, dataset, alpha, sw_sum)
 
-        self._run_lbfgs(loss_grad, layout, dtype, progress)
+            close = None
+        try:
+            self._run_lbfgs(loss_grad, layout, dtype, progress)
+        finally:
+            if close is not None:
+                close()
 
     def _run_lbfgs(self, loss_grad, layout, dtype, progress=None):
         """L-BFGS from the current weights over the objective loss_grad
@@ -321,11 +346,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         # scipy's float64 iterate
         self.coefs_, self.intercepts_ = unpack(np.asarray(result.x, dtype=np.float64), layout)
 
-    def _fit_stochastic(self, X, Xk, Y, sample_weight, layer_units, incremental,
-                        progress=None):
+    def _fit_stochastic(self, data, layer_units, incremental, progress=None, plan=None):
         """sgd/adam: the optimizer state, the settings and the record of the
-        last fit to _stochastic.fit_stochastic, and its result back here."""
-        dtype = Y.dtype
+        last fit to _stochastic.fit_stochastic (in memory) or
+        _dask.fit_blockwise (plan: its draws before the weights), and the
+        result back here."""
+        dtype = data.dtype
         n_params = sum(a * b + b for a, b in zip(layer_units[:-1], layer_units[1:]))
         if not incremental or not hasattr(self, "_optimizer"):
             self._optimizer = StochasticOptimizerState(
@@ -357,34 +383,46 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             best_validation_score=self.best_validation_score_,
             best_coefs=self._best_coefs, best_intercepts=self._best_intercepts,
         )
-        stratify = None
-        if self.early_stopping and is_classifier(self) and self.n_outputs_ == 1:
-            stratify = Y.astype(bool)
-
-        def validation_scorer(val_rows):
-            # the validation rows as fit got them (a classifier's labels
-            # decoded), scored with the weights of the moment
-            X_val = _safe_indexing(X, val_rows)
-            y_val = Y[val_rows]
-            if is_classifier(self):
-                y_val = self._label_binarizer.inverse_transform(y_val.astype(bool))
-            sw_val = None if sample_weight is None else sample_weight[val_rows]
-            return lambda: self._score(X_val, y_val, sample_weight=sw_val)
-
         # the packed vector is trained in place; coefs_ / intercepts_ view it,
         # so they hold the weights reached so far whenever Python runs
         # (validation scoring, Ctrl-C, an exception)
         params = pack(self.coefs_, self.intercepts_, dtype)
         self.coefs_, self.intercepts_ = unpack_units(params, layer_units)
-        result = fit_stochastic(
-            Xk, Y, sample_weight, params, layer_units, settings, self._optimizer,
-            self._random_state, record, stratify=stratify,
-            validation_scorer=validation_scorer, progress=progress,
-        )
+        if data.on_dask:
+            result = _dask.fit_blockwise(
+                data, params, layer_units, settings, self._optimizer, self._random_state,
+                record, plan, validation_scorer=_dask.validation_scorer(self, data),
+                progress=progress,
+            )
+        else:
+            result = fit_stochastic(
+                data.Xk, data.Y, data.sw, params, layer_units, settings, self._optimizer,
+                self._random_state, record, stratify=self._stratify(data.Y),
+                validation_scorer=self._validation_scorer(data), progress=progress,
+            )
         record = result.record
         self.coefs_, self.intercepts_ = result.coefs, result.intercepts
         self.n_iter_ = result.n_iter
         self._apply_record(record)
+
+    def _stratify(self, Y):
+        """The row labels whose proportions the early-stopping split keeps
+        (sklearn's: a classifier's single output), or None."""
+        if self.early_stopping and is_classifier(self) and self.n_outputs_ == 1:
+            return Y.astype(bool)
+        return None
+
+    def _validation_scorer(self, data):
+        def validation_scorer(val_rows):
+            # the validation rows as fit got them (a classifier's labels
+            # decoded), scored with the weights of the moment
+            X_val = _safe_indexing(data.X, val_rows)
+            y_val = data.Y[val_rows]
+            if is_classifier(self):
+                y_val = self._label_binarizer.inverse_transform(y_val.astype(bool))
+            sw_val = None if data.sw is None else data.sw[val_rows]
+            return lambda: self._score(X_val, y_val, sample_weight=sw_val)
+        return validation_scorer
 
     def _apply_record(self, record):
         """An sgd/adam fit record's attributes on the model: the loss curve,

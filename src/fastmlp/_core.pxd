@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # The shapes the nogil code reads (NetSpec: the network and its per-thread
 # workspace layout; DataSpec: the rows of one call) and the Python objects
 # that check their inputs before any nogil code runs (Layout, Dataset).

@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 """Layout and Dataset: the network's and the data's shapes for the nogil code,
 and every check of shapes, dtypes, contiguity and index ranges that must pass
 before nogil code trusts them. Also what the build says about OpenMP.
@@ -8,6 +7,7 @@ import numpy as np
 cimport numpy as cnp
 
 from libc.string cimport memset
+from libc.limits cimport INT_MAX  # BLAS takes 32-bit sizes
 
 from fastmlp._gemm cimport SG_NMAX
 from fastmlp._openmp cimport FASTMLP_OPENMP, omp_get_max_threads
@@ -43,7 +43,7 @@ cdef class Layout:
             raise ValueError(f"a network needs at least 2 layers, got {len(units)}")
         if min(units) < 1:
             raise ValueError(f"every layer needs at least one unit, got {units}")
-        if max(units) > 2**31 - 1 or chunk < 1 or chunk * max(units) > 2**31 - 1:
+        if max(units) > INT_MAX or chunk < 1 or chunk * max(units) > INT_MAX:
             raise ValueError("layer too wide for BLAS's 32-bit sizes")
         if activation not in ACTIVATIONS or output not in OUTPUTS:
             raise ValueError("unknown activation or output code")
@@ -182,7 +182,7 @@ cdef class Dataset:
                 d.fortran = True
             else:
                 raise ValueError("dense X must be C- or F-contiguous")
-            if n_total > 2**31 - 1 or nf > 2**31 - 1:
+            if n_total > INT_MAX or nf > INT_MAX:
                 raise ValueError("X too large for BLAS's 32-bit sizes")
             d.X = cnp.PyArray_DATA(a)
             self.X = a

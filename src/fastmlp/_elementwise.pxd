@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # Element-wise work of the compiled core, inline, float32 and float64:
 # activations forward (with the bias) and backward, the output functions, the
 # softmax pre-pass and deltas, and the scalar maths they use. The vectorised

@@ -1,6 +1,5 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
-"""Whole sgd/adam epochs in compiled code, and the thread policy of their
-minibatches.
+"""Whole sgd/adam epochs in compiled code (whether a minibatch's parts run on
+one thread or on several is _minibatch_threads' rule).
 
 One call of EpochRunner.run is one epoch: for every minibatch of the given
 row order, the batch's weight sum, the raw loss and gradient sums of the
@@ -32,8 +31,8 @@ from fastmlp._minibatch_threads cimport (
 )
 from fastmlp._objective cimport Workspace, rows_loss_grad, finish_range
 from fastmlp._openmp cimport (
-    omp_get_thread_num, omp_get_num_threads, omp_get_wtime, fmp_barrier,
-    fmp_thread_cpu_time,
+    omp_get_thread_num, omp_get_num_threads, omp_get_wtime, fm_barrier,
+    fm_thread_cpu_time,
 )
 from fastmlp._typedefs cimport intp
 
@@ -61,24 +60,24 @@ cdef struct OptSpec:
 
 cdef extern from "_optimizers.h" nogil:
     # the element-wise updates, vectorised in C (exactness notes there)
-    void fms_sgd_d(double* p, const double* g, double* vel, intp n, double lr,
+    void fm_sgd_d(double* p, const double* g, double* vel, intp n, double lr,
                    double mom, int nesterov) noexcept
-    void fms_sgd_f(float* p, const float* g, float* vel, intp n, float lr,
+    void fm_sgd_f(float* p, const float* g, float* vel, intp n, float lr,
                    float mom, int nesterov) noexcept
-    void fms_adam_d(double* p, const double* g, double* ms, double* vs, intp n,
+    void fm_adam_d(double* p, const double* g, double* ms, double* vs, intp n,
                     double neg_lr, double b1, double c1, double b2, double c2,
                     double eps) noexcept
-    void fms_adam_f(float* p, const float* g, float* ms, float* vs, intp n,
+    void fm_adam_f(float* p, const float* g, float* ms, float* vs, intp n,
                     double neg_lr, float b1, float c1, float b2, float c2,
                     float eps) noexcept
-    int fms_set_level_cap(int cap) noexcept
+    int fm_set_level_cap(int cap) noexcept
 
 
 def _set_update_simd_cap(int cap):
     """Testing hook: cap the instruction set of the adam update (2: AVX-512,
     1: AVX2, 0: plain C; every path gives the same bits). Returns the level
     in use."""
-    return fms_set_level_cap(cap)
+    return fm_set_level_cap(cap)
 
 
 cdef void update_range(const OptSpec* opt, floating* p, const floating* g, floating* s1,
@@ -87,17 +86,17 @@ cdef void update_range(const OptSpec* opt, floating* p, const floating* g, float
     # parameters' dtype (1 - beta is computed in double first)
     if opt.solver == SOLVER_SGD:
         if floating is double:
-            fms_sgd_d(p + lo, g + lo, s1 + lo, hi - lo, opt.learning_rate,
+            fm_sgd_d(p + lo, g + lo, s1 + lo, hi - lo, opt.learning_rate,
                       opt.momentum, opt.nesterov)
         else:
-            fms_sgd_f(p + lo, g + lo, s1 + lo, hi - lo, <float> opt.learning_rate,
+            fm_sgd_f(p + lo, g + lo, s1 + lo, hi - lo, <float> opt.learning_rate,
                       <float> opt.momentum, opt.nesterov)
     else:
         if floating is double:
-            fms_adam_d(p + lo, g + lo, s1 + lo, s2 + lo, hi - lo, -lr_t, opt.beta_1,
+            fm_adam_d(p + lo, g + lo, s1 + lo, s2 + lo, hi - lo, -lr_t, opt.beta_1,
                        1 - opt.beta_1, opt.beta_2, 1 - opt.beta_2, opt.epsilon)
         else:
-            fms_adam_f(p + lo, g + lo, s1 + lo, s2 + lo, hi - lo, -lr_t,
+            fm_adam_f(p + lo, g + lo, s1 + lo, s2 + lo, hi - lo, -lr_t,
                        <float> opt.beta_1, <float> (1 - opt.beta_1),
                        <float> opt.beta_2, <float> (1 - opt.beta_2),
                        <float> opt.epsilon)
@@ -257,17 +256,17 @@ cdef void segment_parallel(const Step* s, const DataSpec* d0, floating* params,
             parity = b & 1
             batch_rows(s, &d, start + b * s.batch_size)
             if s.cpu != NULL:
-                c0 = fmp_thread_cpu_time()
+                c0 = fm_thread_cpu_time()
             k = t
             while k < K:
                 s.lacc[parity * K + k] = part_loss_grad(s.net, &d, k, K, params, grad,
                                                         gacc, my_work)
                 k = k + team
             if s.cpu != NULL:
-                s.cpu[t] += fmp_thread_cpu_time() - c0
-            fmp_barrier()
+                s.cpu[t] += fm_thread_cpu_time() - c0
+            fm_barrier()
             if s.cpu != NULL:
-                c0 = fmp_thread_cpu_time()
+                c0 = fm_thread_cpu_time()
             # every thread: the same weight sum and step size
             sw_sum = batch_weight(&d, params)
             lr_t = adam_step(s.opt, t0 + b + 1)
@@ -277,8 +276,8 @@ cdef void segment_parallel(const Step* s, const DataSpec* d0, floating* params,
                     s.net, s.opt, k, K, params, grad, gacc, s1, s2, s.alpha, sw_sum, lr_t)
                 k = k + team
             if s.cpu != NULL:
-                s.cpu[t] += fmp_thread_cpu_time() - c0
-            fmp_barrier()
+                s.cpu[t] += fm_thread_cpu_time() - c0
+            fm_barrier()
             # the sums of this minibatch are rewritten two minibatches on, after
             # the next barrier: thread 0 reads them before reaching it
             if t == 0:

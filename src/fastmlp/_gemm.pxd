@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # Row-major matrix products of the compiled core: BLAS gemm from scipy's
 # cython_blas for the wide ones, the narrow-layer products of _gemm.h (one
 # side of at most SG_NMAX columns) for the rest. Inline, float32 and float64.

@@ -52,7 +52,7 @@ def _warn_if_not_converged(result, max_iter):
             "    https://scikit-learn.org/stable/modules/preprocessing.html"
         )
         # pointing past this helper, fit_lbfgs, the estimator's _run_lbfgs and
-        # _fit_lbfgs (or fastmlp._dask.fit)
+        # _fit_lbfgs (in memory and on Dask alike)
         warnings.warn(msg, ConvergenceWarning, stacklevel=5)
     return n_iter
 

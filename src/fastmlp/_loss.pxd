@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # Loss and delta of the output layer per output function, inline, float32 and
 # float64, as sklearn's LOSS_FUNCTIONS compute them: log-losses on
 # probabilities clipped to [eps, 1 - eps] (eps: the dtype's machine epsilon),

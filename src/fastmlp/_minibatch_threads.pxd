@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # The thread policy of sgd/adam minibatches (see _minibatch_threads.pyx): one
 # call per segment of minibatches, never per minibatch part.
 

@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 """How many threads the minibatches of sgd/adam run on, while the fit runs
 (the static rules, decided once per fit, are in _threads.py)."""
 

@@ -328,10 +328,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             The fitted model.
         """
         self._validate_params()
-        if _dask.any_dask(X, y, sample_weight):
-            # class weights on the cluster, with the labels (fastmlp._dask)
-            return _dask.fit(self, X, y, sample_weight)
-        weights = with_class_weight(self.class_weight, y, sample_weight)
+        weights = sample_weight
+        if not _dask.any_dask(X, y, sample_weight):
+            # on Dask, the class weights are applied on the cluster, with the
+            # labels (fastmlp._dask.prepare)
+            weights = with_class_weight(self.class_weight, y, sample_weight)
         return self._fit(
             X, y, sample_weight=weights, incremental=False,
             callback_data=(X, y, sample_weight),

@@ -1,16 +1,16 @@
 """Network shape: layer sizes, the packed parameter vector, kernel input, and
-the compiled objects (Layout, Dataset, Workspace, EpochRunner).
+the compiled objects every solver and predict share (Layout, Dataset,
+Workspace; the sgd/adam EpochRunner is built by _stochastic's optimizer
+state, the one user of its solver-specific arguments).
 
 sklearn's packing order is kept (every coefficient matrix row-major, then every
 intercept), so scipy's L-BFGS-B sees the same vector as it does in sklearn.
-The factories here are the only Python code that builds compiled objects.
 """
 
 import numpy as np
 import scipy.sparse as sp
 
 from fastmlp._core import Dataset, Layout
-from fastmlp._epochs import EpochRunner
 from fastmlp._objective import Workspace
 from fastmlp._threads import threads_for_rows
 from fastmlp._typedefs import Activation, Output
@@ -33,7 +33,7 @@ _FORWARD_MAX_CHUNK = 4096
 # chunks gain no speed, only per-thread buffer memory
 _MIN_CHUNK, _MAX_CHUNK = 32, 1024
 # chunk sizes are rounded down to a multiple of this many rows: the narrow
-# products (_smallgemm.h) take rows in blocks of 8 (one 32-byte vector of
+# products (_gemm.h) take rows in blocks of 8 (one 32-byte vector of
 # float32), so a chunk leaves no short block behind
 _ROW_BLOCK = 8
 # CSR input: the first layer's products (_sparse.h) run over column blocks of
@@ -102,20 +102,16 @@ def make_workspace(layout, dtype, n_rows, with_grad=True):
     return Workspace(layout, threads_for_rows(n_rows, layout.n_params), dtype, with_grad)
 
 
-def make_threaded_workspace(layout, dtype, n_threads):
-    """Workspace for exactly n_threads threads (sgd/adam: one per part)."""
-    return Workspace(layout, n_threads, dtype)
+def make_threaded_workspace(layout, dtype, n_threads, with_grad=True):
+    """Workspace for exactly n_threads threads (sgd/adam: one per part;
+    predict: the threads it decided; with_grad=False: forward passes only)."""
+    return Workspace(layout, n_threads, dtype, with_grad)
 
 
 def make_dataset(X, Y, sample_weight, dtype):
     """X (from as_kernel_input), targets (None to predict) and weights (or
     None) as the compiled core reads them."""
     return Dataset(X, Y, sample_weight, dtype)
-
-
-def make_epoch_runner(*args, **kwargs):
-    """The compiled sgd/adam epochs (EpochRunner, same arguments)."""
-    return EpochRunner(*args, **kwargs)
 
 
 class CSR:
@@ -167,3 +163,19 @@ def unpack(packed, layout):
     coefs = [packed[s:e].reshape(shape) for s, e, shape in layout.coef_slices]
     intercepts = [packed[s:e] for s, e in layout.intercept_slices]
     return coefs, intercepts
+
+
+class InMemoryData:
+    """The training data in memory, validated: X as fit validated it (the
+    validation rows are scored from it), Xk as the kernels read it, the
+    targets Y (n_samples, n_outputs) and the weights (or None) in the model's
+    dtype. fastmlp._dask.prepare's result answers the same questions on Dask."""
+
+    on_dask = False
+
+    def __init__(self, X, Y, sample_weight):
+        self.dtype = Y.dtype
+        self.X, self.Xk, self.Y, self.sw = X, as_kernel_input(X, Y.dtype), Y, sample_weight
+        self.n_features, self.n_outputs = X.shape[1], Y.shape[1]
+        self.weight_sum = (Y.shape[0] if sample_weight is None
+                           else float(sample_weight.sum(dtype=np.float64)))

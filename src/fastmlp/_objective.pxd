@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # What _epochs takes from the objective: the raw sums of a row range on one
 # thread, the finishing of a gradient range, and the Workspace's buffers.
 

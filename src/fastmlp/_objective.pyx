@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 """The objective: chunked, multi-threaded loss + gradient and forward pass of a
 dense MLP whose parameters live in ONE packed vector (sklearn's layout: every
 coefficient matrix row-major, then every intercept), and the Workspace that
@@ -25,7 +24,7 @@ from fastmlp._elementwise cimport (
 from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_nn, narrow_tn, narrow_nt
 from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss
 from fastmlp._sparse cimport csr_nn, csr_tn
-from fastmlp._openmp cimport fmp_barrier, omp_get_thread_num, omp_get_num_threads
+from fastmlp._openmp cimport fm_barrier, omp_get_thread_num, omp_get_num_threads
 from fastmlp._typedefs cimport intp, OUT_SOFTMAX
 
 cnp.import_array()
@@ -402,7 +401,7 @@ cdef void columns_forward(const NetSpec* net, const DataSpec* d, const floating*
         layer_columns(net, d, params, work, l, d.n, t, team)
         if team > 1:
             # (one thread: no region, and a barrier would bind to a caller's)
-            fmp_barrier()
+            fm_barrier()
     if t == 0:
         output_rows(net.output, work + net.act_off[L], params + net.int_off[L - 1],
                     out, d.n, net.units[L])

@@ -10,7 +10,7 @@
 #include <omp.h>
 #define FASTMLP_OPENMP 1
 /* an orphaned barrier: binds to the parallel region it is called from */
-static inline void fmp_barrier(void)
+static inline void fm_barrier(void)
 {
 #pragma omp barrier
 }
@@ -20,11 +20,11 @@ static inline int omp_get_thread_num(void) { return 0; }
 static inline int omp_get_max_threads(void) { return 1; }
 static inline int omp_get_num_threads(void) { return 1; }
 static inline double omp_get_wtime(void) { return 0.0; }  /* one thread anyway */
-static inline void fmp_barrier(void) {}
+static inline void fm_barrier(void) {}
 #endif
 
 /* CPU seconds of the calling thread, or -1 where there is no such clock */
-static inline double fmp_thread_cpu_time(void)
+static inline double fm_thread_cpu_time(void)
 {
 #if defined(CLOCK_THREAD_CPUTIME_ID)
     struct timespec ts;

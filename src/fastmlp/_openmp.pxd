@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # The only OpenMP shim (see _openmp.h): without OpenMP the calls are
 # single-threaded stand-ins, so the modules never test _OPENMP themselves.
 
@@ -8,5 +7,5 @@ cdef extern from "_openmp.h" nogil:
     int omp_get_max_threads() noexcept
     int omp_get_num_threads() noexcept
     double omp_get_wtime() noexcept
-    void fmp_barrier() noexcept
-    double fmp_thread_cpu_time() noexcept
+    void fm_barrier() noexcept
+    double fm_thread_cpu_time() noexcept

@@ -22,6 +22,8 @@
 #include <math.h>
 #include <stddef.h>
 
+#include "_clones.h"
+
 #if defined(__clang__)
 #pragma STDC FP_CONTRACT OFF
 #elif defined(__GNUC__)
@@ -29,15 +31,9 @@
 #pragma GCC optimize("fp-contract=off")
 #endif
 
-#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
-    && !defined(FASTMLP_NO_CLONES)
-#define FMS_CLONES __attribute__((target_clones("arch=x86-64-v4", "avx2", "default")))
-#else
-#define FMS_CLONES
-#endif
 
-#define FMS_SGD(NAME, T)                                                        \
-FMS_CLONES static void NAME(T* restrict p, const T* restrict g, T* restrict vel, \
+#define FM_SGD(NAME, T)                                                        \
+FM_CLONES static void NAME(T* restrict p, const T* restrict g, T* restrict vel, \
                             ptrdiff_t n, T lr, T mom, int nesterov)             \
 {                                                                               \
     ptrdiff_t i;                                                                \
@@ -56,15 +52,15 @@ FMS_CLONES static void NAME(T* restrict p, const T* restrict g, T* restrict vel,
     }                                                                           \
 }
 
-FMS_SGD(fms_sgd_d, double)
-FMS_SGD(fms_sgd_f, float)
+FM_SGD(fm_sgd_d, double)
+FM_SGD(fm_sgd_f, float)
 
 /* adam needs a square root in its loop, which GCC vectorises only under
  * -fno-math-errno for the whole file (a per-function optimize attribute is
  * not enough): plain C for the tails and other machines, intrinsics for
  * AVX-512 and AVX2, chosen at run time. The intrinsics are the same
  * operations in the same order (mul, add, sqrt, div; never an FMA). */
-static void fms_adam_d_c(double* restrict p, const double* restrict g,
+static void fm_adam_d_c(double* restrict p, const double* restrict g,
                          double* restrict ms, double* restrict vs, ptrdiff_t n,
                          double neg_lr, double b1, double c1, double b2, double c2,
                          double eps)
@@ -80,7 +76,7 @@ static void fms_adam_d_c(double* restrict p, const double* restrict g,
     }
 }
 
-static void fms_adam_f_c(float* restrict p, const float* restrict g,
+static void fm_adam_f_c(float* restrict p, const float* restrict g,
                          float* restrict ms, float* restrict vs, ptrdiff_t n,
                          double neg_lr, float b1, float c1, float b2, float c2,
                          float eps)
@@ -98,11 +94,11 @@ static void fms_adam_f_c(float* restrict p, const float* restrict g,
 
 #if (defined(__GNUC__) || defined(__clang__)) && defined(__x86_64__) \
     && !defined(FASTMLP_NO_CLONES)
-#define FMS_X86_SIMD 1
+#define FM_X86_SIMD 1
 #include <immintrin.h>
 
 __attribute__((target("avx512f")))
-static void fms_adam_d_avx512(double* restrict p, const double* restrict g,
+static void fm_adam_d_avx512(double* restrict p, const double* restrict g,
                               double* restrict ms, double* restrict vs, ptrdiff_t n,
                               double neg_lr, double b1, double c1, double b2,
                               double c2, double eps)
@@ -123,11 +119,11 @@ static void fms_adam_d_avx512(double* restrict p, const double* restrict g,
                                   _mm512_add_pd(_mm512_sqrt_pd(vi), E));
         _mm512_storeu_pd(p + i, _mm512_add_pd(_mm512_loadu_pd(p + i), u));
     }
-    fms_adam_d_c(p + i, g + i, ms + i, vs + i, n - i, neg_lr, b1, c1, b2, c2, eps);
+    fm_adam_d_c(p + i, g + i, ms + i, vs + i, n - i, neg_lr, b1, c1, b2, c2, eps);
 }
 
 __attribute__((target("avx2")))
-static void fms_adam_d_avx2(double* restrict p, const double* restrict g,
+static void fm_adam_d_avx2(double* restrict p, const double* restrict g,
                             double* restrict ms, double* restrict vs, ptrdiff_t n,
                             double neg_lr, double b1, double c1, double b2,
                             double c2, double eps)
@@ -148,11 +144,11 @@ static void fms_adam_d_avx2(double* restrict p, const double* restrict g,
                                   _mm256_add_pd(_mm256_sqrt_pd(vi), E));
         _mm256_storeu_pd(p + i, _mm256_add_pd(_mm256_loadu_pd(p + i), u));
     }
-    fms_adam_d_c(p + i, g + i, ms + i, vs + i, n - i, neg_lr, b1, c1, b2, c2, eps);
+    fm_adam_d_c(p + i, g + i, ms + i, vs + i, n - i, neg_lr, b1, c1, b2, c2, eps);
 }
 
 __attribute__((target("avx512f")))
-static void fms_adam_f_avx512(float* restrict p, const float* restrict g,
+static void fm_adam_f_avx512(float* restrict p, const float* restrict g,
                               float* restrict ms, float* restrict vs, ptrdiff_t n,
                               double neg_lr, float b1, float c1, float b2, float c2,
                               float eps)
@@ -176,11 +172,11 @@ static void fms_adam_f_avx512(float* restrict p, const float* restrict g,
         __m512d pd = _mm512_add_pd(_mm512_cvtps_pd(_mm256_loadu_ps(p + i)), u);
         _mm256_storeu_ps(p + i, _mm512_cvtpd_ps(pd));
     }
-    fms_adam_f_c(p + i, g + i, ms + i, vs + i, n - i, neg_lr, b1, c1, b2, c2, eps);
+    fm_adam_f_c(p + i, g + i, ms + i, vs + i, n - i, neg_lr, b1, c1, b2, c2, eps);
 }
 
 __attribute__((target("avx2")))
-static void fms_adam_f_avx2(float* restrict p, const float* restrict g,
+static void fm_adam_f_avx2(float* restrict p, const float* restrict g,
                             float* restrict ms, float* restrict vs, ptrdiff_t n,
                             double neg_lr, float b1, float c1, float b2, float c2,
                             float eps)
@@ -202,69 +198,69 @@ static void fms_adam_f_avx2(float* restrict p, const float* restrict g,
         __m256d pd = _mm256_add_pd(_mm256_cvtps_pd(_mm_loadu_ps(p + i)), u);
         _mm_storeu_ps(p + i, _mm256_cvtpd_ps(pd));
     }
-    fms_adam_f_c(p + i, g + i, ms + i, vs + i, n - i, neg_lr, b1, c1, b2, c2, eps);
+    fm_adam_f_c(p + i, g + i, ms + i, vs + i, n - i, neg_lr, b1, c1, b2, c2, eps);
 }
 
-static int fms_cpu_level = -1;   /* benign race: every thread computes the same */
-static int fms_level_cap = 2;    /* lowered by the tests to run every path */
+static int fm_cpu_level = -1;   /* benign race: every thread computes the same */
+static int fm_level_cap = 2;    /* lowered by the tests to run every path */
 
-static int fms_simd_level(void)
+static int fm_simd_level(void)
 {
-    if (fms_cpu_level < 0) {
+    if (fm_cpu_level < 0) {
         __builtin_cpu_init();
-        fms_cpu_level = __builtin_cpu_supports("avx512f") ? 2
+        fm_cpu_level = __builtin_cpu_supports("avx512f") ? 2
                       : __builtin_cpu_supports("avx2") ? 1 : 0;
     }
-    return fms_cpu_level < fms_level_cap ? fms_cpu_level : fms_level_cap;
+    return fm_cpu_level < fm_level_cap ? fm_cpu_level : fm_level_cap;
 }
 #endif
 
 /* Caps the instruction set of the adam update (2: AVX-512, 1: AVX2, 0: plain
  * C); returns the level now in use. */
-static int fms_set_level_cap(int cap)
+static int fm_set_level_cap(int cap)
 {
-#ifdef FMS_X86_SIMD
-    fms_level_cap = cap;
-    return fms_simd_level();
+#ifdef FM_X86_SIMD
+    fm_level_cap = cap;
+    return fm_simd_level();
 #else
     (void)cap;
     return 0;
 #endif
 }
 
-static void fms_adam_d(double* p, const double* g, double* ms, double* vs, ptrdiff_t n,
+static void fm_adam_d(double* p, const double* g, double* ms, double* vs, ptrdiff_t n,
                        double neg_lr, double b1, double c1, double b2, double c2,
                        double eps)
 {
-#ifdef FMS_X86_SIMD
-    int level = fms_simd_level();
+#ifdef FM_X86_SIMD
+    int level = fm_simd_level();
     if (level == 2) {
-        fms_adam_d_avx512(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
+        fm_adam_d_avx512(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
         return;
     }
     if (level == 1) {
-        fms_adam_d_avx2(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
+        fm_adam_d_avx2(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
         return;
     }
 #endif
-    fms_adam_d_c(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
+    fm_adam_d_c(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
 }
 
-static void fms_adam_f(float* p, const float* g, float* ms, float* vs, ptrdiff_t n,
+static void fm_adam_f(float* p, const float* g, float* ms, float* vs, ptrdiff_t n,
                        double neg_lr, float b1, float c1, float b2, float c2, float eps)
 {
-#ifdef FMS_X86_SIMD
-    int level = fms_simd_level();
+#ifdef FM_X86_SIMD
+    int level = fm_simd_level();
     if (level == 2) {
-        fms_adam_f_avx512(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
+        fm_adam_f_avx512(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
         return;
     }
     if (level == 1) {
-        fms_adam_f_avx2(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
+        fm_adam_f_avx2(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
         return;
     }
 #endif
-    fms_adam_f_c(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
+    fm_adam_f_c(p, g, ms, vs, n, neg_lr, b1, c1, b2, c2, eps);
 }
 
 #if defined(__GNUC__) && !defined(__clang__)

@@ -31,9 +31,15 @@ from sklearn import get_config
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
 from fastmlp._network import (
-    as_kernel_input, chunk_rows, make_dataset, make_layout, nnz_per_row, pack,
+    as_kernel_input,
+    chunk_rows,
+    make_dataset,
+    make_layout,
+    make_threaded_workspace,
+    nnz_per_row,
+    pack,
 )
-from fastmlp._objective import FORWARD_COLUMNS, NonFiniteInput, Workspace, forward_gemm_work
+from fastmlp._objective import FORWARD_COLUMNS, NonFiniteInput, forward_gemm_work
 from fastmlp._threads import BLAS_LIMIT, threads_for_rows
 
 # OpenBLAS runs a product of at most this many multiply-adds on one thread
@@ -93,10 +99,11 @@ class _ModelCache:
         if self.lock.acquire(blocking=False):
             ws = self.workspaces.get(key)
             if ws is None:
-                ws = self.workspaces[key] = Workspace(layout, n_threads, dtype, False)
+                ws = self.workspaces[key] = make_threaded_workspace(
+                    layout, dtype, n_threads, with_grad=False)
             return ws, True
         # another thread predicts with this model right now
-        return Workspace(layout, n_threads, dtype, False), False
+        return make_threaded_workspace(layout, dtype, n_threads, with_grad=False), False
 
 
 def _cache(est):

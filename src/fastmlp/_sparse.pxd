@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # The first layer's products with CSR input (_sparse.h: column-blocked, each
 # element summed in the plain loop's order). Inline, float32 and float64.
 

@@ -30,9 +30,9 @@ from sklearn import config_context
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import train_test_split
 
+from fastmlp._epochs import EpochRunner
 from fastmlp._network import (
     make_dataset,
-    make_epoch_runner,
     make_layout,
     make_threaded_workspace,
     minibatch_chunk_rows,
@@ -148,14 +148,14 @@ class StochasticOptimizerState:
     def make_runner(self, ws, data, params, grad, alpha):
         s1, s2 = self.buffers(params.shape[0], params.dtype)
         if self.solver == "sgd":
-            runner = make_epoch_runner(
+            runner = EpochRunner(
                 ws, data, params, grad, s1, None, "sgd", alpha,
                 float(self.learning_rate_init), momentum=self.momentum,
                 nesterov=self.nesterov,
             )
             runner.learning_rate = self.learning_rate
         else:
-            runner = make_epoch_runner(
+            runner = EpochRunner(
                 ws, data, params, grad, s1, s2, "adam", alpha,
                 float(self.learning_rate_init), beta_1=self.beta_1,
                 beta_2=self.beta_2, epsilon=self.epsilon, t=self.t,
@@ -304,6 +304,53 @@ def _update_no_improvement_count(record, settings, coefs, intercepts, validation
             record.best_loss = record.loss_curve[-1]
 
 
+def end_epoch(record, settings, optimizer, n_iter, coefs, intercepts, validation_score,
+              progress=None, state=None):
+    """What follows an epoch whose loss is in record.loss and whose steps are
+    in record.t, in sklearn's order: the loss curve and the verbose line, the
+    no-improvement count (validation_score under early_stopping), the
+    learning-rate schedule, the callbacks' end-of-epoch hook (progress, with
+    state), the stopping rules and the max_iter warning. n_iter: the epochs
+    this call has run. Returns whether the fit stops after this epoch. Shared
+    by the in-memory epochs and the block-wise ones on Dask."""
+    record.loss_curve.append(record.loss)
+    if settings.verbose:
+        print("Iteration %d, loss = %.8f" % (n_iter, record.loss))
+    _update_no_improvement_count(record, settings, coefs, intercepts, validation_score)
+    optimizer.iteration_ends(record.t)  # the learning-rate schedule
+    stop_requested = progress is not None and progress.end(state)
+    if record.no_improvement_count > settings.n_iter_no_change:
+        # not better than last `n_iter_no_change` iterations by tol
+        # stop or decrease learning rate
+        if settings.early_stopping:
+            msg = (
+                "Validation score did not improve more than "
+                "tol=%f for %d consecutive epochs."
+                % (settings.tol, settings.n_iter_no_change)
+            )
+        else:
+            msg = (
+                "Training loss did not improve more than tol=%f"
+                " for %d consecutive epochs."
+                % (settings.tol, settings.n_iter_no_change)
+            )
+        if optimizer.trigger_stopping(msg, settings.verbose):
+            return True
+        record.no_improvement_count = 0
+
+    if settings.incremental or stop_requested:
+        return True
+
+    if n_iter == settings.max_iter:
+        warnings.warn(
+            "Stochastic Optimizer: Maximum iterations (%d) "
+            "reached and the optimization hasn't converged yet."
+            % settings.max_iter,
+            ConvergenceWarning,
+        )
+    return False
+
+
 class WeightsSumToZero(ZeroDivisionError):
     """A minibatch whose sample weights sum to zero (sklearn's np.average
     raises ZeroDivisionError there too)."""
@@ -437,52 +484,9 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
             # a numpy.float64, as sklearn's (its accumulator becomes one)
             record.loss = np.float64(accumulated_loss) / n_samples
             record.t += n_samples
-            record.loss_curve.append(record.loss)
-            if settings.verbose:
-                print("Iteration %d, loss = %.8f" % (n_iter, record.loss))
-
-            # update no_improvement_count based on training loss or
-            # validation score according to early_stopping
-            _update_no_improvement_count(
-                record, settings, coefs, intercepts, validation_score
-            )
-
-            # for learning rate that needs to be updated at iteration end
-            optimizer.iteration_ends(record.t)
-
-            stop_requested = hooks and progress.end(state)
-
-            if record.no_improvement_count > settings.n_iter_no_change:
-                # not better than last `n_iter_no_change` iterations by tol
-                # stop or decrease learning rate
-                if early_stopping:
-                    msg = (
-                        "Validation score did not improve more than "
-                        "tol=%f for %d consecutive epochs."
-                        % (settings.tol, settings.n_iter_no_change)
-                    )
-                else:
-                    msg = (
-                        "Training loss did not improve more than tol=%f"
-                        " for %d consecutive epochs."
-                        % (settings.tol, settings.n_iter_no_change)
-                    )
-                is_stopping = optimizer.trigger_stopping(msg, settings.verbose)
-                if is_stopping:
-                    break
-                else:
-                    record.no_improvement_count = 0
-
-            if settings.incremental or stop_requested:
+            if end_epoch(record, settings, optimizer, n_iter, coefs, intercepts,
+                         validation_score, progress if hooks else None, state):
                 break
-
-            if n_iter == settings.max_iter:
-                warnings.warn(
-                    "Stochastic Optimizer: Maximum iterations (%d) "
-                    "reached and the optimization hasn't converged yet."
-                    % settings.max_iter,
-                    ConvergenceWarning,
-                )
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
 

@@ -28,7 +28,7 @@ MIN_ROWS_PER_THREAD = 8
 
 # floating-point work of a minibatch: about 6 flops per row and parameter (a
 # multiply-add forward, and two backward: the weight gradient and the delta
-# of the layer below; design.md "Measuring")
+# of the layer below)
 FLOPS_PER_ROW_AND_PARAM = 6.0
 
 # a forward pass alone: the multiply-add of each row and parameter
@@ -179,16 +179,6 @@ def _blas_controller():
     if _controller is None:
         _controller = ThreadpoolController()
     return _controller
-
-
-def blas_single_thread():
-    """Context manager holding every BLAS library to one thread.
-
-    Our OpenMP threads call BLAS on small, cache-sized blocks; a multi-threaded
-    BLAS under them oversubscribes the cores and, for OpenBLAS built with
-    pthreads, is many times slower. It also sums a product in another order.
-    """
-    return _blas_controller().limit(limits=1, user_api="blas")
 
 
 def _limit_is_per_thread(lib):

@@ -1,4 +1,3 @@
-# cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # Types shared by the compiled modules. The enums are cpdef: Python sees them
 # as fastmlp._typedefs.Activation / Output, so the codes live here only.
 
