@@ -123,8 +123,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
     early_stopping : bool, default=False
         For ``"sgd"`` and ``"adam"``: hold out ``validation_fraction`` of the
-        rows (stratified, except for multilabel targets) and stop when the validation score has not improved by
-        ``tol`` for ``n_iter_no_change`` epochs, keeping the best weights.
+        rows (stratified, except for multilabel targets) and stop when the
+        validation score has not improved by ``tol`` for ``n_iter_no_change``
+        epochs, keeping the best weights.
 
     validation_fraction : float, default=0.1
         Share of the rows held out by ``early_stopping``, in [0, 1).
