@@ -192,10 +192,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         if getattr(lb, "sparse_input_", True):
             return lb.inverse_transform(y_pred)
         # LabelBinarizer.inverse_transform's own operations, without its
-        # per-call checks: the first largest output, or the threshold
+        # per-call checks: the first largest output, or the threshold (a
+        # single class, its one label whatever the output, goes through it)
         if lb.y_type_ == "multiclass":
             return lb.classes_[np.argmax(y_pred, axis=1)]
-        if lb.y_type_ == "binary":
+        if lb.y_type_ == "binary" and len(lb.classes_) == 2:
             threshold = (lb.pos_label + lb.neg_label) / 2.0
             return lb.classes_[(y_pred > threshold).astype(np.intp)]
         return lb.inverse_transform(y_pred)
