@@ -370,6 +370,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             sw_val = None if sample_weight is None else sample_weight[val_rows]
             return lambda: self._score(X_val, y_val, sample_weight=sw_val)
 
+        # sklearn updates its weights in place, so they keep their dtype: float32
+        # weights continued on float64 rows compute in float64 and stay float32
+        weight_dtype = np.result_type(*self.coefs_, *self.intercepts_)
         # the packed vector is trained in place; coefs_ / intercepts_ view it,
         # so they hold the weights reached so far whenever Python runs
         # (validation scoring, Ctrl-C, an exception)
@@ -382,6 +385,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         )
         record = result.record
         self.coefs_, self.intercepts_ = result.coefs, result.intercepts
+        if weight_dtype == np.float32 and dtype != weight_dtype:
+            self.coefs_, self.intercepts_ = unpack_units(
+                pack(self.coefs_, self.intercepts_, weight_dtype), layer_units)
+            record.best_coefs = [c.astype(weight_dtype) for c in record.best_coefs]
+            record.best_intercepts = [b.astype(weight_dtype) for b in record.best_intercepts]
         self.n_iter_ = result.n_iter
         self._apply_record(record)
 
