@@ -283,8 +283,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         ws = make_workspace(layout, dtype, Y.shape[0])
         data = make_dataset(Xk, Y, sample_weight, dtype)
         sw_sum = Y.shape[0] if sample_weight is None else float(sample_weight.sum(dtype=np.float64))
-        if not sw_sum > 0:
-            raise ValueError("The sample weights must sum to a positive number.")
+        if sw_sum == 0:
+            # sklearn's np.average raises here; a negative sum fits, as in sklearn
+            raise WeightsSumToZero("Weights sum to zero, can't be normalized")
         alpha = self.alpha
 
         def loss_grad(params, grad):
