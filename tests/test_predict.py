@@ -350,6 +350,42 @@ def test_weights_of_the_wrong_shapes_are_refused():
     assert good.shape == (4, 3)
 
 
+@pytest.mark.parametrize("form", ["(1, n)", "(1,)", "()", "(1, 1)", "(n, 1)", "(2, n)"])
+def test_intercepts_broadcast_as_sklearns(form):
+    """sklearn adds each intercept to the layer's rows in place: a (1, n) row
+    (or one value) predicts as the (n,) vector, others fail in both."""
+    rows = {"(1, n)": lambda b: b.reshape(1, -1), "(1,)": lambda b: b[:1],
+            "()": lambda b: b[0], "(1, 1)": lambda b: b[:1].reshape(1, 1),
+            "(n, 1)": lambda b: b.reshape(-1, 1), "(2, n)": lambda b: np.vstack([b, b])}[form]
+    ours = copy.deepcopy(_fit(MLPClassifier(hidden_layer_sizes=(5,), solver="lbfgs",
+                                            max_iter=5, random_state=0), y=Y_DIG % 3))
+    theirs = ours.to_sklearn()
+    for m in (ours, theirs):
+        m.intercepts_ = [rows(b.copy()) for b in m.intercepts_]
+    X = np.ascontiguousarray(X_DIG[:4])
+    try:
+        want = theirs.predict_proba(X)
+    except ValueError:
+        with pytest.raises(ValueError):
+            ours.predict_proba(X)
+        assert form in ("(n, 1)", "(2, n)")
+        return
+    np.testing.assert_allclose(ours.predict_proba(X), want, rtol=1e-12)
+    np.testing.assert_array_equal(ours.predict(X), theirs.predict(X))
+
+
+def test_intercepts_assigned_as_rows_stay_rows_through_partial_fit():
+    ours = copy.deepcopy(_fit(MLPClassifier(hidden_layer_sizes=(5,), max_iter=2,
+                                            random_state=0), y=Y_DIG % 3))
+    theirs = ours.to_sklearn()
+    for m in (ours, theirs):
+        m.intercepts_ = [b.reshape(1, -1).copy() for b in m.intercepts_]
+        m.partial_fit(X_DIG, Y_DIG % 3)
+    assert [b.shape for b in ours.intercepts_] == [b.shape for b in theirs.intercepts_]
+    np.testing.assert_allclose(ours.predict_proba(X_DIG), theirs.predict_proba(X_DIG),
+                               rtol=1e-6, atol=1e-9)
+
+
 @pytest.mark.parametrize("scale", [1.0, 40.0, 2000.0])
 def test_log_probabilities_reach_minus_inf_as_sklearns(binary, scale):
     # logits past exp's range: a probability of exactly 0 has log -inf, as in

@@ -374,6 +374,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         # sklearn updates its weights in place, so they keep their dtype: float32
         # weights continued on float64 rows compute in float64 and stay float32
         weight_dtype = np.result_type(*self.coefs_, *self.intercepts_)
+        # and their shapes (intercepts assigned as (1, n) rows stay rows)
+        intercept_shapes = [np.shape(b) for b in self.intercepts_]
         # the packed vector is trained in place; coefs_ / intercepts_ view it,
         # so they hold the weights reached so far whenever Python runs
         # (validation scoring, Ctrl-C, an exception)
@@ -391,6 +393,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                 pack(self.coefs_, self.intercepts_, weight_dtype), layer_units)
             record.best_coefs = [c.astype(weight_dtype) for c in record.best_coefs]
             record.best_intercepts = [b.astype(weight_dtype) for b in record.best_intercepts]
+        self.intercepts_ = [b.reshape(shape) if b.shape != shape and b.size == np.prod(shape)
+                            else b for b, shape in zip(self.intercepts_, intercept_shapes)]
         self.n_iter_ = result.n_iter
         self._apply_record(record)
 

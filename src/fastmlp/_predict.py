@@ -213,18 +213,29 @@ def _viewed_vector(coefs, intercepts, n_params):
 def _check_weights(coefs, intercepts):
     """Every shape against one network: W_l (units[l], units[l+1]) and b_l
     (units[l+1],), each layer's input the previous one's output. (Packed,
-    wrong shapes of the right total size would predict silently.)"""
+    wrong shapes of the right total size would predict silently.) Returns
+    the intercepts as (units[l+1],) arrays: sklearn adds b_l to the layer's
+    (rows, units[l+1]) values in place, so it takes any b_l that broadcasts
+    to (1, units[l+1]), a (1, units[l+1]) row among them."""
     if len(coefs) != len(intercepts) or not coefs:
         raise ValueError(f"coefs_ and intercepts_ must have one array per layer, got "
                          f"{len(coefs)} and {len(intercepts)}")
+    flat = []
     for l, (W, b) in enumerate(zip(coefs, intercepts)):
-        if (np.ndim(W) != 2 or np.shape(b) != (np.shape(W)[1],)
-                or (l and np.shape(W)[0] != np.shape(coefs[l - 1])[1])):
+        fits = np.ndim(W) == 2 and not (l and np.shape(W)[0] != np.shape(coefs[l - 1])[1])
+        if fits and np.shape(b) != (np.shape(W)[1],):
+            try:
+                b = np.broadcast_to(b, (1, np.shape(W)[1])).reshape(-1)
+            except ValueError:
+                fits = False
+        if not fits:
             raise ValueError(
                 f"coefs_[{l}] of shape {np.shape(W)} and intercepts_[{l}] of shape "
                 f"{np.shape(b)} do not fit the network "
                 f"{[np.shape(c) for c in coefs]} / {[np.shape(c) for c in intercepts]}"
             )
+        flat.append(b)
+    return flat
 
 
 def _blas_may_thread(layout, n_rows, columns):
@@ -242,7 +253,7 @@ def forward(est, X, check_input=True):
     coefs, intercepts = est.coefs_, est.intercepts_
     cache = _cache(est)
     if not cache.holds(coefs, intercepts):
-        _check_weights(coefs, intercepts)
+        intercepts = _check_weights(coefs, intercepts)
     param_dtype = np.result_type(*coefs, *intercepts)
     dtype = np.result_type(X.dtype, param_dtype)
     if dtype not in (np.float32, np.float64):
