@@ -13,12 +13,12 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
-from fastmlp._callbacks import CallbackSupportMixin, FitProgress, with_callbacks
+from fastmlp._callbacks import CallbackSupportMixin, FitProgress
 from fastmlp._dask import any_dask
 from fastmlp._dask import fit as fit_dask
 from fastmlp._interop import from_sklearn, to_sklearn
@@ -180,7 +180,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 
     # --------------------------------------------------------------- fit --
 
-    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -199,7 +199,6 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         self : object
             The fitted model.
         """
-        self._validate_params()
         if any_dask(X, y, sample_weight):
             return fit_dask(self, X, y, sample_weight)
         return self._fit(
@@ -260,7 +259,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                     vars(self).clear()
                     vars(self).update(state_before)
                     raise
-            else:
+            elif self.solver == "lbfgs":
+                # (another solver, with parameter validation skipped, trains
+                # nothing: sklearn's fit too)
                 self._fit_lbfgs(Xk, Y, sample_weight, layer_units, progress)
 
         self._check_weights_finite()

@@ -20,7 +20,6 @@ from sklearn.utils.validation import validate_data
 
 from fastmlp import _dask
 from fastmlp._base import BaseMultilayerPerceptron, FastmlpVersionWarning
-from fastmlp._callbacks import with_callbacks
 from fastmlp._predict import check_fitted
 from fastmlp._sample_weight import with_class_weight
 
@@ -96,7 +95,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
-    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -115,7 +114,6 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self : object
             The fitted model.
         """
-        self._validate_params()
         if _dask.any_dask(X, y, sample_weight):
             # class weights on the cluster, with the labels (fastmlp._dask)
             return _dask.fit(self, X, y, sample_weight)
