@@ -71,6 +71,12 @@ def _refit_dtype(x_dtype, coefs):
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
 
 
+def in_memory(a):
+    """A Dask y or sample_weight beside an in-memory X, computed: sklearn's
+    np.asarray computes it (the Dask path wants X on Dask, to place the rows)."""
+    return np.asarray(a) if any_dask(a) else a
+
+
 class FastmlpVersionWarning(InconsistentVersionWarning):
     """A fastmlp model was unpickled by another fastmlp version than the one
     that pickled it (sklearn's InconsistentVersionWarning, for fastmlp)."""
@@ -199,8 +205,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         self : object
             The fitted model.
         """
-        if any_dask(X, y, sample_weight):
+        if any_dask(X):
             return fit_dask(self, X, y, sample_weight)
+        y, sample_weight = in_memory(y), in_memory(sample_weight)
         return self._fit(
             X, y, sample_weight=sample_weight, incremental=False,
             callback_data=(X, y, sample_weight),

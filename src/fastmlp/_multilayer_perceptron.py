@@ -19,7 +19,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import validate_data
 
 from fastmlp import _dask
-from fastmlp._base import BaseMultilayerPerceptron, FastmlpVersionWarning
+from fastmlp._base import BaseMultilayerPerceptron, FastmlpVersionWarning, in_memory
 from fastmlp._predict import check_fitted
 from fastmlp._sample_weight import with_class_weight
 
@@ -114,9 +114,10 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self : object
             The fitted model.
         """
-        if _dask.any_dask(X, y, sample_weight):
+        if _dask.is_dask(X):
             # class weights on the cluster, with the labels (fastmlp._dask)
             return _dask.fit(self, X, y, sample_weight)
+        y, sample_weight = in_memory(y), in_memory(sample_weight)
         weights = with_class_weight(self.class_weight, y, sample_weight)
         return self._fit(
             X, y, sample_weight=weights, incremental=False,
@@ -202,9 +203,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     def score(self, X, y, sample_weight=None):
         """Mean accuracy on the given test data and labels (sklearn's
         ClassifierMixin.score); on Dask input computed on the cluster."""
-        if _dask.any_dask(X, y, sample_weight):
+        if _dask.is_dask(X):
             return _dask.score(self, X, y, sample_weight)
-        return super().score(X, y, sample_weight=sample_weight)
+        return super().score(X, in_memory(y), sample_weight=in_memory(sample_weight))
 
     def _score(self, X, y, sample_weight=None):
         from sklearn.metrics import accuracy_score
@@ -390,9 +391,9 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     def score(self, X, y, sample_weight=None):
         """R^2 of the prediction (sklearn's RegressorMixin.score); on Dask
         input computed on the cluster."""
-        if _dask.any_dask(X, y, sample_weight):
+        if _dask.is_dask(X):
             return _dask.score(self, X, y, sample_weight)
-        return super().score(X, y, sample_weight=sample_weight)
+        return super().score(X, in_memory(y), sample_weight=in_memory(sample_weight))
 
     def _score(self, X, y, sample_weight=None):
         from sklearn.metrics import r2_score
