@@ -1,8 +1,8 @@
 """sklearn's callback API (sklearn.callback) for fastmlp's fits.
 
 The estimators mix in sklearn's ``CallbackSupportMixin`` (``set_callbacks``)
-and run ``fit`` in sklearn's ``_fit_context``, whose callback management
-runs the teardown hooks always, as sklearn's LogisticRegression does. ``FitProgress`` carries one fit's hooks:
+and run ``fit`` in sklearn's ``_fit_context`` (teardown hooks always run), as
+sklearn's LogisticRegression does. ``FitProgress`` carries one fit's hooks:
 the root task ("fit") begins once the data is validated and ends when the
 fit returns; below it there is one subtask per L-BFGS iteration
 ("lbfgs-iter", driven by scipy's callback) or per sgd/adam epoch ("epoch",
