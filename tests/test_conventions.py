@@ -18,6 +18,7 @@ from sklearn.exceptions import ConvergenceWarning, UnsetMetadataPassedError
 from sklearn.model_selection import GridSearchCV, KFold, cross_val_score
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import StandardScaler
+from sklearn.utils._param_validation import InvalidParameterError
 
 import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor
@@ -121,6 +122,35 @@ def test_params_match_sklearn(name):
     theirs = getattr(sk, name)().get_params()
     ours.pop("class_weight", None)  # fastmlp's addition (see test_interop)
     assert ours == theirs
+
+
+@pytest.mark.parametrize(
+    ("name", "params"),
+    [
+        ("MLPClassifier", {"solver": "lbfgs", "alpha": -0.1}),
+        ("MLPClassifier", {"solver": "lbfgs", "max_iter": 0}),
+        ("MLPClassifier", {"solver": "sgd", "momentum": 1.5}),
+        ("MLPClassifier", {"solver": "adam", "early_stopping": True, "n_iter_no_change": 0}),
+        ("MLPClassifier", {"solver": "no such solver"}),
+        ("MLPRegressor", {"solver": "sgd", "learning_rate": "invscaling", "power_t": -1.0}),
+        ("MLPRegressor", {"solver": "adam", "tol": -1.0, "epsilon": 0.0}),
+    ],
+)
+def test_skip_parameter_validation_honoured_as_by_sklearn(name, params):
+    """Under config_context(skip_parameter_validation=True) sklearn fits with
+    parameters its constraints refuse; fastmlp fits the same model."""
+    params = dict(params, hidden_layer_sizes=(4,), random_state=0)
+    params.setdefault("max_iter", 5)
+    ours, theirs = getattr(fastmlp, name)(**params), getattr(sk, name)(**params)
+    y = Y if name == "MLPClassifier" else Y / 9.0
+    with pytest.raises(InvalidParameterError):
+        clone(ours).fit(X, y)
+    with warnings.catch_warnings(), sklearn.config_context(skip_parameter_validation=True):
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        ours.fit(X, y)
+        theirs.fit(X, y)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert_same_weights(ours, theirs, rtol=1e-6, floor="array")
 
 
 def test_set_params_and_clone():

@@ -103,7 +103,6 @@ def _bad_input_cases():
         "negative n": lg(start=0, n=-1),
         "no rows": lg(start=n),
         "sw_sum zero": lg(sw_sum=0.0),
-        "sw_sum negative": lg(sw_sum=-1.0),
         "sw_sum nan": lg(sw_sum=float("nan")),
         "loss_grad without Y": lg(data=_core.Dataset(X, None, None, dt)),
         # (one thread needs no extra accumulator, so only a 2-thread forward-only

@@ -18,9 +18,11 @@ import numpy as np
 import pandas
 import pytest
 import scipy.sparse as sp
+import sklearn.neural_network as skn
 from distributed import Client, LocalCluster
 from sklearn.exceptions import ConvergenceWarning
 
+import fastmlp
 from fastmlp import MLPClassifier, MLPRegressor, _dask
 from fastmlp._network import make_dataset, make_layout, make_workspace, pack
 from fastmlp._threads import effective_n_threads
@@ -536,10 +538,27 @@ def test_callbacks_see_every_iteration(scheduler, solver):
         np.testing.assert_array_equal(w, v)
 
 
-def test_x_in_memory_with_y_on_dask_is_refused():
-    X, y = _data("binary")
-    with pytest.raises(TypeError, match="pass X as a Dask array or DataFrame too"):
-        MLPClassifier(**LBFGS).fit(X, da.from_array(y, chunks=100))
+@pytest.mark.parametrize("on_dask", ["y", "sample_weight", "both", "Series y"])
+@pytest.mark.parametrize(("kind", "solver"), [("binary", "lbfgs"), ("multiclass", "adam"),
+                                             ("regression", "lbfgs"), ("regression", "sgd")])
+def test_x_in_memory_with_y_or_weights_on_dask_fits_as_sklearn(kind, solver, on_dask):
+    """sklearn's np.asarray computes a Dask y or sample_weight beside a NumPy
+    X: fastmlp computes them too and fits (and scores) in memory, as sklearn."""
+    X, y = _data(kind)
+    sw = np.random.RandomState(1).uniform(0.5, 2.0, N)
+    yd = (dd.from_pandas(pandas.Series(y), npartitions=3) if on_dask == "Series y"
+          else da.from_array(y, chunks=(CHUNKS,)))
+    y_in = y if on_dask == "sample_weight" else yd
+    sw_in = da.from_array(sw, chunks=(CHUNKS,)) if on_dask in ("sample_weight", "both") else sw
+    name = "MLPRegressor" if kind == "regression" else "MLPClassifier"
+    params = dict(LBFGS, solver=solver, max_iter=5)
+    ours = _fit_quietly(getattr(fastmlp, name)(**params), X, y_in, sample_weight=sw_in)
+    theirs = _fit_quietly(getattr(skn, name)(**params), X, y_in, sample_weight=sw_in)
+    assert all(type(w) is np.ndarray for w in ours.coefs_)
+    _assert_same_weights(theirs, ours, 1e-6)
+    # and score, a float as sklearn's
+    assert ours.score(X, y_in, sample_weight=sw_in) == pytest.approx(
+        theirs.score(X, y_in, sample_weight=sw_in), rel=1e-9)
 
 
 def test_tasks_share_their_workers_threads():

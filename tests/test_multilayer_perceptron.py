@@ -548,6 +548,71 @@ def test_single_class_like_sklearn():
     _assert_same_model_outputs(skm, fm, X_DENSE)
 
 
+def _assert_same_outputs_both_sides_of_threshold(skm, fm, X, y):
+    """Predictions, probabilities and score of two models that hold the same
+    weights, as fitted and with the output unit pushed far above and far
+    below 0.5 (a single-class model predicts its class either way)."""
+    for bias in (None, 10.0, -10.0):
+        if bias is not None:
+            for m in (skm, fm):
+                m.intercepts_[-1] = np.full_like(m.intercepts_[-1], bias)
+        pred, want = fm.predict(X), skm.predict(X)
+        assert_array_equal(pred, want)
+        assert pred.dtype == want.dtype
+        for method in ("predict_proba", "predict_log_proba"):
+            got, want = getattr(fm, method)(X), getattr(skm, method)(X)
+            assert got.shape == want.shape
+            assert_allclose(got, want, rtol=1e-6, atol=1e-9)
+        assert fm.score(X, y) == skm.score(X, y)
+
+
+_ONE_CLASS = {"int": np.full(N, 7), "str": np.full(N, "spam"), "bool": np.ones(N, bool)}
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"solver": "lbfgs"},
+        {"solver": "adam"},
+        {"solver": "sgd", "early_stopping": True},
+        {"solver": "adam", "early_stopping": True, "validation_fraction": 0.3},
+    ],
+    ids=["lbfgs", "adam", "sgd early stopping", "adam early stopping"],
+)
+@pytest.mark.parametrize("labels", list(_ONE_CLASS))
+def test_fit_on_one_class_predicts_it_like_sklearn(labels, params):
+    y = _ONE_CLASS[labels]
+    skm, fm = make_pair("classifier", hidden_layer_sizes=(3,), max_iter=5, random_state=0,
+                        **params)
+    fit_quietly(skm, X_DENSE, y)
+    fit_quietly(fm, X_DENSE, y)
+    assert_array_equal(fm.classes_, skm.classes_)
+    assert fm.classes_.dtype == skm.classes_.dtype
+    assert_same_weights(fm, skm, rtol=1e-6, floor="array")
+    if params.get("early_stopping"):
+        assert_allclose(fm.validation_scores_, skm.validation_scores_)
+    _assert_same_outputs_both_sides_of_threshold(skm, fm, X_DENSE, y)
+
+
+@pytest.mark.parametrize(
+    "classes",
+    [[7], [7, 9], [3, 7, 9], ["spam"], ["eggs", "spam"], ["eggs", "ham", "spam"]],
+    ids=["1 int", "2 int", "3 int", "1 str", "2 str", "3 str"],
+)
+def test_partial_fit_on_one_class_like_sklearn(classes):
+    # the one class seen; classes of length 2 give one logistic output,
+    # of length 3 a softmax
+    y = np.full(N, 7) if isinstance(classes[0], int) else np.full(N, "spam")
+    skm, fm = make_pair("classifier", solver="adam", hidden_layer_sizes=(3,), random_state=0)
+    for m in (skm, fm):
+        m.partial_fit(X_DENSE, y, classes=classes)
+        m.partial_fit(X_DENSE, y)
+    assert_array_equal(fm.classes_, skm.classes_)
+    assert fm.out_activation_ == skm.out_activation_
+    assert_same_weights(fm, skm, rtol=1e-6, floor="array")
+    _assert_same_outputs_both_sides_of_threshold(skm, fm, X_DENSE, y)
+
+
 @pytest.mark.parametrize(
     "labels",
     [

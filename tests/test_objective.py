@@ -315,6 +315,20 @@ def test_gradient_finite_differences(activation, output, kind):
         assert grad[c] == pytest.approx(fd, rel=1e-5, abs=1e-7), c
 
 
+def test_negative_weight_sum_negates_the_objective():
+    """sklearn divides by the weight sum whatever its sign: a negative sum
+    gives the negated loss and gradient, bit for bit."""
+    lay, ds, X, Xd, Y, sw, params = make_problem(
+        "tanh", "softmax", "C", np.float64, units=(4, 7, 3), n=60, weighted=True, seed=13
+    )
+    ws = _objective.Workspace(lay, 2, np.float64)
+    sw_sum = sw_total(sw, slice(None), 60)
+    loss, grad = run_loss_grad(ws, params, ds, 0.03, sw_sum)
+    neg_loss, neg_grad = run_loss_grad(ws, params, ds, 0.03, -sw_sum)
+    assert neg_loss == -loss
+    np.testing.assert_array_equal(neg_grad, -grad)
+
+
 # ----------------------------------------------------------- determinism --
 
 

@@ -56,3 +56,23 @@ def test_bad_weights_refused_with_sklearns_error(bad):
     with pytest.raises(ValueError) as theirs:
         _fit(SkMLPRegressor, bad)
     assert str(ours.value) == str(theirs.value)
+
+
+@pytest.mark.parametrize("sw", [
+    -np.ones(40), -SW, np.r_[-1.0, np.zeros(39)],
+], ids=["all -1", "all negative", "one negative, the others zero"])
+def test_lbfgs_fits_weights_of_a_negative_sum_as_sklearn(sw):
+    # sklearn's loss and gradient divide by the sum, whatever its sign
+    ours, theirs = _fit(MLPRegressor, sw), _fit(SkMLPRegressor, sw)
+    assert ours.n_iter_ == theirs.n_iter_
+    assert ours.loss_ == pytest.approx(theirs.loss_, rel=1e-9)
+    assert_same_weights(ours, theirs, rtol=1e-7)
+
+
+def test_lbfgs_weights_summing_to_zero_raise_sklearns_error():
+    sw = np.r_[SW[:20], -SW[:20]]
+    with pytest.raises(ZeroDivisionError) as ours:
+        _fit(MLPRegressor, sw)
+    with pytest.raises(ZeroDivisionError) as theirs:
+        _fit(SkMLPRegressor, sw)
+    assert str(ours.value) == str(theirs.value)

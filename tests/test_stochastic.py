@@ -180,6 +180,37 @@ def test_float32_preserved_and_close(solver):
     assert r.predict(X_REG.astype(np.float32)).dtype == np.float32
 
 
+@pytest.mark.parametrize(
+    ("how", "early_stopping"),
+    [("warm_start", False), ("warm_start", True), ("partial_fit", False)],
+)
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_float32_model_continued_on_float64_stays_float32_like_sklearn(solver, how,
+                                                                       early_stopping):
+    """sklearn updates its weights in place: float32 weights trained further
+    on float64 rows compute in float64 and stay float32, and so do the
+    predictions on float32 rows."""
+    X32 = X_DIG.astype(np.float32)
+    params = _params(solver=solver, warm_start=how == "warm_start",
+                     early_stopping=early_stopping)
+    a, b = MLPClassifier(**params), SkMLPClassifier(**params)
+    for m in (a, b):
+        if how == "warm_start":
+            m.fit(X32, Y_DIG)
+            m.fit(X_DIG, Y_DIG)
+        else:
+            m.partial_fit(X32, Y_DIG, classes=np.unique(Y_DIG))
+            m.partial_fit(X_DIG, Y_DIG)
+    assert all(w.dtype == np.float32 for w in b.coefs_ + b.intercepts_)
+    assert_same_weights(a, b, rtol=1e-4, floor="array")
+    assert [w.dtype for w in a._best_coefs] == [w.dtype for w in b._best_coefs]
+    assert_allclose(a.loss_curve_, b.loss_curve_, rtol=1e-5)
+    for X in (X32, X_DIG):
+        got, want = a.predict_proba(X), b.predict_proba(X)
+        assert got.dtype == want.dtype
+        assert_allclose(got, want, rtol=1e-4, atol=1e-6)
+
+
 # ----------------------------------------------------- early stopping --
 
 

@@ -13,13 +13,13 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, is_classifier
+from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import Interval, Options, StrOptions
 
 from fastmlp import _dask
-from fastmlp._callbacks import CallbackSupportMixin, FitProgress, with_callbacks
+from fastmlp._callbacks import CallbackSupportMixin, FitProgress
 from fastmlp._interop import from_sklearn, to_sklearn
 from fastmlp._lbfgs import LbfgsInterrupted, callback_bridge, fit_lbfgs
 from fastmlp._network import (
@@ -68,6 +68,12 @@ def _refit_dtype(x_dtype, coefs):
     against the float64 coefs_ of an L-BFGS fit computes in float64)."""
     dtype = np.result_type(x_dtype, *coefs)
     return dtype if dtype in (np.float32, np.float64) else np.dtype(np.float64)
+
+
+def in_memory(a):
+    """A Dask y or sample_weight beside an in-memory X, computed: sklearn's
+    np.asarray computes it (the Dask path wants X on Dask, to place the rows)."""
+    return np.asarray(a) if _dask.any_dask(a) else a
 
 
 class FastmlpVersionWarning(InconsistentVersionWarning):
@@ -179,7 +185,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
 
     # --------------------------------------------------------------- fit --
 
-    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
@@ -199,7 +205,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         self : object
             The fitted model.
         """
-        self._validate_params()
+        if not _dask.is_dask(X):
+            y, sample_weight = in_memory(y), in_memory(sample_weight)
         return self._fit(
             X, y, sample_weight=sample_weight, incremental=False,
             callback_data=(X, y, sample_weight),
@@ -225,7 +232,10 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         else:
             data = self._in_memory_data(X, y, sample_weight, incremental, first_pass)
         stochastic = self.solver in STOCHASTIC_SOLVERS
-        if not stochastic and not data.weight_sum > 0:
+        if not stochastic and data.weight_sum == 0:
+            # sklearn's np.average raises here; a negative sum fits, as in sklearn
+            raise WeightsSumToZero("Weights sum to zero, can't be normalized")
+        if not stochastic and data.on_dask and not data.weight_sum > 0:
             raise ValueError("The sample weights must sum to a positive number.")
         self.n_outputs_ = data.n_outputs
         layer_units = [data.n_features] + hidden + [self.n_outputs_]
@@ -261,7 +271,9 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                     vars(self).clear()
                     vars(self).update(state_before)
                     raise
-            else:
+            elif self.solver == "lbfgs":
+                # (another solver, with parameter validation skipped, trains
+                # nothing: sklearn's fit too)
                 self._fit_lbfgs(data, layer_units, progress)
 
         self._check_weights_finite()
@@ -383,6 +395,11 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             best_validation_score=self.best_validation_score_,
             best_coefs=self._best_coefs, best_intercepts=self._best_intercepts,
         )
+        # sklearn updates its weights in place, so they keep their dtype: float32
+        # weights continued on float64 rows compute in float64 and stay float32
+        weight_dtype = np.result_type(*self.coefs_, *self.intercepts_)
+        # and their shapes (intercepts assigned as (1, n) rows stay rows)
+        intercept_shapes = [np.shape(b) for b in self.intercepts_]
         # the packed vector is trained in place; coefs_ / intercepts_ view it,
         # so they hold the weights reached so far whenever Python runs
         # (validation scoring, Ctrl-C, an exception)
@@ -402,6 +419,13 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             )
         record = result.record
         self.coefs_, self.intercepts_ = result.coefs, result.intercepts
+        if weight_dtype == np.float32 and dtype != weight_dtype:
+            self.coefs_, self.intercepts_ = unpack_units(
+                pack(self.coefs_, self.intercepts_, weight_dtype), layer_units)
+            record.best_coefs = [c.astype(weight_dtype) for c in record.best_coefs]
+            record.best_intercepts = [b.astype(weight_dtype) for b in record.best_intercepts]
+        self.intercepts_ = [b.reshape(shape) if b.shape != shape and b.size == np.prod(shape)
+                            else b for b, shape in zip(self.intercepts_, intercept_shapes)]
         self.n_iter_ = result.n_iter
         self._apply_record(record)
 

@@ -1,7 +1,7 @@
 """sklearn's callback API (sklearn.callback) for fastmlp's fits.
 
 The estimators mix in sklearn's ``CallbackSupportMixin`` (``set_callbacks``)
-and wrap ``fit`` in ``with_callbacks`` (teardown hooks always run), as
+and run ``fit`` in sklearn's ``_fit_context`` (teardown hooks always run), as
 sklearn's LogisticRegression does. ``FitProgress`` carries one fit's hooks:
 the root task ("fit") begins once the data is validated and ends when the
 fit returns; below it there is one subtask per L-BFGS iteration
@@ -17,9 +17,9 @@ set up: ``FitProgress.start`` returns None and the solvers do no extra work.
 ``partial_fit`` runs no callbacks (one epoch is not a task tree).
 """
 
-from sklearn.callback import CallbackSupportMixin, with_callbacks
+from sklearn.callback import CallbackSupportMixin
 
-__all__ = ["CallbackSupportMixin", "FitProgress", "with_callbacks"]
+__all__ = ["CallbackSupportMixin", "FitProgress"]
 
 
 class FitProgress:

@@ -19,8 +19,7 @@ from sklearn.utils.multiclass import (
 from sklearn.utils.validation import validate_data
 
 from fastmlp import _dask
-from fastmlp._base import BaseMultilayerPerceptron, FastmlpVersionWarning
-from fastmlp._callbacks import with_callbacks
+from fastmlp._base import BaseMultilayerPerceptron, FastmlpVersionWarning, in_memory
 from fastmlp._predict import check_fitted
 from fastmlp._sample_weight import with_class_weight
 
@@ -309,14 +308,14 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
-    @with_callbacks
+    @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y, sample_weight=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
         ----------
-        X : {array-like, sparse matrix} of shape (n_samples, n_features)
-            The input data.
+        X : {array-like, sparse matrix, Dask collection} of shape (n_samples, n_features)
+            The training data.
         y : array-like of shape (n_samples,) or (n_samples, n_outputs)
             The class labels (or label indicator matrix for multilabel).
         sample_weight : array-like of shape (n_samples,), default=None
@@ -328,11 +327,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self : object
             The fitted model.
         """
-        self._validate_params()
         weights = sample_weight
-        if not _dask.any_dask(X, y, sample_weight):
-            # on Dask, the class weights are applied on the cluster, with the
-            # labels (fastmlp._dask.prepare)
+        if not _dask.is_dask(X):
+            # (on Dask the class weights are applied on the cluster, with the
+            # labels: fastmlp._dask.prepare)
+            y, sample_weight = in_memory(y), in_memory(sample_weight)
             weights = with_class_weight(self.class_weight, y, sample_weight)
         return self._fit(
             X, y, sample_weight=weights, incremental=False,
@@ -406,10 +405,11 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         if getattr(lb, "sparse_input_", True):
             return lb.inverse_transform(y_pred)
         # LabelBinarizer.inverse_transform's own operations, without its
-        # per-call checks: the first largest output, or the threshold
+        # per-call checks: the first largest output, or the threshold (a
+        # single class, its one label whatever the output, goes through it)
         if lb.y_type_ == "multiclass":
             return lb.classes_[np.argmax(y_pred, axis=1)]
-        if lb.y_type_ == "binary":
+        if lb.y_type_ == "binary" and len(lb.classes_) == 2:
             threshold = (lb.pos_label + lb.neg_label) / 2.0
             return lb.classes_[(y_pred > threshold).astype(np.intp)]
         return lb.inverse_transform(y_pred)
@@ -432,9 +432,9 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             The (weighted) mean accuracy; on Dask input computed on the
             cluster.
         """
-        if _dask.any_dask(X, y, sample_weight):
+        if _dask.is_dask(X):
             return _dask.score(self, X, y, sample_weight)
-        return super().score(X, y, sample_weight=sample_weight)
+        return super().score(X, in_memory(y), sample_weight=in_memory(sample_weight))
 
     def _score(self, X, y, sample_weight=None):
         from sklearn.metrics import accuracy_score
@@ -868,9 +868,9 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             R^2, as scikit-learn's ``RegressorMixin.score``; on Dask input
             computed on the cluster.
         """
-        if _dask.any_dask(X, y, sample_weight):
+        if _dask.is_dask(X):
             return _dask.score(self, X, y, sample_weight)
-        return super().score(X, y, sample_weight=sample_weight)
+        return super().score(X, in_memory(y), sample_weight=in_memory(sample_weight))
 
     def _score(self, X, y, sample_weight=None):
         from sklearn.metrics import r2_score

@@ -504,8 +504,8 @@ cdef class Workspace:
             raise ValueError("loss_grad needs Y")
         self._prepare(&d, data, params, idx, start, n)
         check_vec(grad, self.layout.spec.n_params, self.dtype, "grad")
-        if not sw_sum > 0:
-            raise ValueError("the sample weights must sum to a positive number")
+        if sw_sum == 0 or sw_sum != sw_sum:
+            raise ValueError("the sample weights must not sum to zero or NaN")
         if d.n == 0:
             raise ValueError("no rows")
         if self.dtype == np.float64:

@@ -11,9 +11,12 @@ A call costs the forward pass plus a few microseconds:
   vector, which the kernels read in place. Edits in place reach it too.
   Arrays a user assigned are packed on every call, so they are never
   stale.
-- The Layout and the Workspace: per model, in a module-level weak
-  dictionary. That keeps them out of the model's __dict__, so out of
-  pickles, deepcopy, clone, get_params and to_sklearn.
+- The Layout and the Workspace: per model, in a module-level dictionary
+  keyed by the model's id and emptied when the model is freed (a weak
+  reference; a model whose class defines __eq__ has no hash). That keeps
+  them out of the model's __dict__, so out of pickles, deepcopy, clone,
+  get_params and to_sklearn. A model keeps those of its last few kinds of
+  call (_CACHED_WORKSPACES, _CACHED_BYTES), and none of an older network.
 - Threads: a Workspace for _threads.threads_for_rows of the call's rows.
   The compiled forward pass splits the work on a grid that depends on the
   rows and the network only, so the results do not depend on the thread
@@ -24,6 +27,8 @@ A call costs the forward pass plus a few microseconds:
 
 import threading
 import weakref
+from collections import OrderedDict
+from functools import partial
 
 import numpy as np
 import scipy.sparse as sp
@@ -52,17 +57,29 @@ _BLAS_SINGLE_THREAD_WORK = 65536 * 4
 # float64 weights of an L-BFGS fit) is converted this many rows at a time
 _CONVERT_ROWS = 2048
 
-_caches = weakref.WeakKeyDictionary()  # estimator -> _ModelCache
+# a model keeps the Workspaces of its last few kinds of call (one and several
+# threads, dense and CSR, float32 and float64), the least recently used
+# dropped first past this many, or past this many bytes of buffers together;
+# the two used last stay whatever their size (a one-row call's and a batch's,
+# on any number of threads). CSR input of varying density needs a Layout per
+# chunk size, and each would otherwise stay.
+_CACHED_WORKSPACES = 4
+_CACHED_BYTES = 16 << 20
+_ALWAYS_CACHED = 2
+
+_caches = {}  # id(estimator) -> (weak reference to it, _ModelCache)
 
 
 class _ModelCache:
-    """Per model: Layouts by (units, activations, dtype, CSR chunk); one Workspace per
-    (layout, threads), used by one call at a time; the packed vector that
-    the current coefs_/intercepts_ are views of."""
+    """Per model: Layouts by (units, activations, dtype, CSR chunk), all of
+    one network; a Workspace per (layout, threads), used by one call at a
+    time, the least recently used dropped first; the packed vector that the
+    current coefs_/intercepts_ are views of."""
 
     def __init__(self):
+        self.network = None  # (units, activation, out_activation) of the layouts
         self.layouts = {}
-        self.workspaces = {}
+        self.workspaces = OrderedDict()  # (id(layout), n_threads) -> Workspace
         self.lock = threading.Lock()
         self.views = None  # (coefs_ list, intercepts_ list, packed) when they are views
 
@@ -84,6 +101,12 @@ class _ModelCache:
         key = (units, activation, out_activation, dtype, csr_chunk)
         found = self.layouts.get(key)
         if found is None:
+            if key[:3] != self.network:
+                # another network (a refit, assigned weights): the old one's
+                # layouts and workspaces are never used again
+                self.network = key[:3]
+                self.layouts = {}
+                self.workspaces = OrderedDict()
             chunk = csr_chunk or chunk_rows(units, dtype.itemsize, forward_only=True)
             # no layer wider than one block: nothing to split by columns
             splits = csr_chunk is None and max(units[1:]) > FORWARD_COLUMNS
@@ -97,20 +120,43 @@ class _ModelCache:
         """(Workspace, whether it is the shared one to give back)."""
         key = (id(layout), n_threads)
         if self.lock.acquire(blocking=False):
-            ws = self.workspaces.get(key)
-            if ws is None:
-                ws = self.workspaces[key] = make_threaded_workspace(
-                    layout, dtype, n_threads, with_grad=False)
+            workspaces = self.workspaces
+            ws = workspaces.get(key)
+            if ws is not None and ws.layout is layout:
+                workspaces.move_to_end(key)
+                return ws, True
+            ws = workspaces[key] = make_threaded_workspace(
+                layout, dtype, n_threads, with_grad=False)
+            self._trim(workspaces)
             return ws, True
         # another thread predicts with this model right now
         return make_threaded_workspace(layout, dtype, n_threads, with_grad=False), False
 
+    def _trim(self, workspaces):
+        """Drop the least recently used workspaces past the bounds, and the
+        layouts no workspace left uses."""
+        held = sum(ws.nbytes for ws in workspaces.values())
+        while len(workspaces) > _ALWAYS_CACHED and (len(workspaces) > _CACHED_WORKSPACES
+                                                    or held > _CACHED_BYTES):
+            held -= workspaces.popitem(last=False)[1].nbytes
+        used = {id(ws.layout) for ws in workspaces.values()}
+        self.layouts = {k: v for k, v in self.layouts.items() if id(v[0]) in used}
+
 
 def _cache(est):
-    cache = _caches.get(est)
-    if cache is None:
-        cache = _caches[est] = _ModelCache()
+    entry = _caches.get(id(est))
+    if entry is not None and entry[0]() is est:
+        return entry[1]
+    cache = _ModelCache()
+    _caches[id(est)] = (weakref.ref(est, partial(_forget, id(est))), cache)
     return cache
+
+
+def _forget(key, ref):
+    """A model was freed: its cache goes (unless a newer model holds its id)."""
+    entry = _caches.get(key)
+    if entry is not None and entry[0] is ref:
+        _caches.pop(key, None)
 
 
 def check_fitted(est):
@@ -174,18 +220,29 @@ def _viewed_vector(coefs, intercepts, n_params):
 def _check_weights(coefs, intercepts):
     """Every shape against one network: W_l (units[l], units[l+1]) and b_l
     (units[l+1],), each layer's input the previous one's output. (Packed,
-    wrong shapes of the right total size would predict silently.)"""
+    wrong shapes of the right total size would predict silently.) Returns
+    the intercepts as (units[l+1],) arrays: sklearn adds b_l to the layer's
+    (rows, units[l+1]) values in place, so it takes any b_l that broadcasts
+    to (1, units[l+1]), a (1, units[l+1]) row among them."""
     if len(coefs) != len(intercepts) or not coefs:
         raise ValueError(f"coefs_ and intercepts_ must have one array per layer, got "
                          f"{len(coefs)} and {len(intercepts)}")
+    flat = []
     for l, (W, b) in enumerate(zip(coefs, intercepts)):
-        if (np.ndim(W) != 2 or np.shape(b) != (np.shape(W)[1],)
-                or (l and np.shape(W)[0] != np.shape(coefs[l - 1])[1])):
+        fits = np.ndim(W) == 2 and not (l and np.shape(W)[0] != np.shape(coefs[l - 1])[1])
+        if fits and np.shape(b) != (np.shape(W)[1],):
+            try:
+                b = np.broadcast_to(b, (1, np.shape(W)[1])).reshape(-1)
+            except ValueError:
+                fits = False
+        if not fits:
             raise ValueError(
                 f"coefs_[{l}] of shape {np.shape(W)} and intercepts_[{l}] of shape "
                 f"{np.shape(b)} do not fit the network "
                 f"{[np.shape(c) for c in coefs]} / {[np.shape(c) for c in intercepts]}"
             )
+        flat.append(b)
+    return flat
 
 
 def _blas_may_thread(layout, n_rows, columns):
@@ -203,7 +260,7 @@ def forward(est, X, check_input=True):
     coefs, intercepts = est.coefs_, est.intercepts_
     cache = _cache(est)
     if not cache.holds(coefs, intercepts):
-        _check_weights(coefs, intercepts)
+        intercepts = _check_weights(coefs, intercepts)
     param_dtype = np.result_type(*coefs, *intercepts)
     dtype = np.result_type(X.dtype, param_dtype)
     if dtype not in (np.float32, np.float64):
