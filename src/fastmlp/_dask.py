@@ -639,8 +639,8 @@ def fit(est, X, y, sample_weight=None):
             fit_stochastic(est, data, layer_units, initialize if first_pass else None,
                            progress)
         else:
-            spec = (tuple(layer_units), est.activation, est.out_activation_, dtype.str)
-            layout = make_layout(layer_units, est.activation, est.out_activation_, dtype)
+            spec = (tuple(layer_units), est.activation, est._kernel_output(), dtype.str)
+            layout = make_layout(layer_units, est.activation, est._kernel_output(), dtype)
             objective = DaskObjective(data, layout, spec, est.alpha, client)
             try:
                 est._run_lbfgs(objective, layout, dtype, progress)
@@ -720,7 +720,7 @@ def fit_stochastic(est, data, layer_units, initialize=None, progress=None):
     )
     n_train = int(sum(data.rows[b] for b in blocks))
     settings = EpochSettings(
-        activation=est.activation, out_activation=est.out_activation_, alpha=est.alpha,
+        activation=est.activation, out_activation=est._kernel_output(), alpha=est.alpha,
         batch_size=est.batch_size, max_iter=est.max_iter, shuffle=est.shuffle,
         tol=est.tol, n_iter_no_change=est.n_iter_no_change,
         early_stopping=est.early_stopping, validation_fraction=est.validation_fraction,

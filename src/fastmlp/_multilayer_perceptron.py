@@ -5,11 +5,13 @@ What they share (fit orchestration, the solvers, the forward pass, pickling)
 is BaseMultilayerPerceptron in fastmlp._base.
 """
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -284,11 +286,19 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     ``loss="squared_error"`` the objective is the squared error summed over
     outputs (sklearn reports the mean over outputs but follows the gradient of
     the sum, scikit-learn issue 8349); single-output results are identical.
+
+    Beyond scikit-learn: ``loss="absolute_error"``, ``"huber"`` (quadratic up
+    to a residual of ``huber_delta``, linear beyond) and ``"quantile"``
+    (pinball loss at ``quantile``), named as in HistGradientBoostingRegressor;
+    summed over outputs as the squared error is.
     """
 
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions({"squared_error", "poisson", "absolute_error", "huber",
+                             "quantile"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(
@@ -318,6 +328,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        huber_delta=1.0,
+        quantile=0.5,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -343,6 +355,14 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.huber_delta = huber_delta
+        self.quantile = quantile
+
+    def _kernel_output(self):
+        if self.loss in ("absolute_error", "huber", "quantile"):
+            param = {"huber": self.huber_delta, "quantile": self.quantile}.get(self.loss)
+            return (self.loss, float("nan") if param is None else float(param))
+        return self.out_activation_
 
     def predict(self, X):
         """Predict using the multi-layer perceptron model.
