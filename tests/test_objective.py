@@ -15,7 +15,7 @@ from fastmlp._network import CSR
 
 import reference as ref
 from kernel_problems import (
-    ACTIVATIONS, INPUTS, N_ROWS, OUTPUTS, RTOL, UNITS, assert_close, make_problem,
+    ACTIVATIONS, INPUTS, N_ROWS, OUTPUTS, PAIRS, RTOL, UNITS, assert_close, make_problem,
     reference, run_loss_grad, sw_total,
 )
 
@@ -26,8 +26,7 @@ from kernel_problems import (
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("kind", INPUTS)
-@pytest.mark.parametrize("output", OUTPUTS)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, output", PAIRS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 def test_loss_grad_matches_reference(dtype, activation, output, kind, weighted, n_threads):
     lay, ds, X, Xd, Y, sw, params = make_problem(
@@ -252,8 +251,7 @@ def test_narrow_layers_match_reference(dtype, hidden, n_out):
 
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("kind", INPUTS)
-@pytest.mark.parametrize("output", OUTPUTS)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, output", PAIRS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 def test_forward_matches_reference(dtype, activation, output, kind, n_threads):
     lay, ds, X, Xd, Y, sw, params = make_problem(
@@ -281,8 +279,7 @@ def test_forward_matches_reference(dtype, activation, output, kind, n_threads):
 
 
 @pytest.mark.parametrize("kind", ["C", "csr"])
-@pytest.mark.parametrize("output", OUTPUTS)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, output", PAIRS)
 def test_gradient_finite_differences(activation, output, kind):
     """Central differences of the kernel's own loss at a few coordinates of
     every block (first, middle and last coefficient matrix; intercepts)."""
