@@ -38,6 +38,10 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     Same parameters, defaults, fitted attributes and results as scikit-learn's
     class (see its documentation); `loss_curve_` is also recorded for
     ``solver="lbfgs"``, one value per iteration.
+
+    Beyond scikit-learn: ``activation`` also takes ``"gelu"``, ``"silu"``,
+    ``"leaky_relu"``, ``"elu"`` and ``"softplus"``, or a list or tuple of
+    names, one per hidden layer.
     """
 
     def __init__(
@@ -287,7 +291,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     outputs (sklearn reports the mean over outputs but follows the gradient of
     the sum, scikit-learn issue 8349); single-output results are identical.
 
-    Beyond scikit-learn: ``loss="absolute_error"``, ``"huber"`` (quadratic up
+    Beyond scikit-learn: the activations of MLPClassifier (five more, or one
+    per hidden layer); ``loss="absolute_error"``, ``"huber"`` (quadratic up
     to a residual of ``huber_delta``, linear beyond) and ``"quantile"``
     (pinball loss at ``quantile``), named as in HistGradientBoostingRegressor;
     summed over outputs as the squared error is.
