@@ -51,11 +51,14 @@ SETTINGS = dict(
 RTOL = {np.float64: 1e-10, np.float32: 1e-4}
 # the smallest value fastmlp's exp returns (its argument is clamped there)
 EXP_FLOOR = {np.float64: np.exp(-708.0), np.float32: float(np.exp(np.float32(-87.0)))}
-LIPSCHITZ = {"identity": 1.0, "logistic": 0.25, "tanh": 1.0, "relu": 1.0}
-# the error bounds here are derived for sklearn's activations and outputs;
-# those beyond sklearn are checked against the reference in test_elementwise,
-# test_loss and test_objective
+LIPSCHITZ = {"identity": 1.0, "logistic": 0.25, "tanh": 1.0, "relu": 1.0,
+             "gelu": 1.13, "silu": 1.1, "leaky_relu": 1.0, "elu": 1.0, "softplus": 1.0}
+# max |f''| of the activations whose derivative the kernels evaluate at the
+# pre-activation (its error moves the derivative by at most this factor)
+CURVATURE = {"gelu": 0.8, "silu": 0.5, "softplus": 0.25}
 BOUNDED_ACTIVATIONS = list(LIPSCHITZ)
+# the error bounds here are derived for sklearn's outputs; the robust losses
+# are checked against the reference in test_loss and test_objective
 BOUNDED_OUTPUTS = ["identity", "logistic", "softmax", "exp"]
 
 WIDTHS = st.one_of(
@@ -169,15 +172,19 @@ def error_bounds(params, units, Xd, Y, sw, alpha, activation, output, dtype):
     w = np.ones(n) if sw is None else np.asarray(sw, np.float64)
     with np.errstate(all="ignore"):
         big = np.abs(Xd).max(initial=0)
-        EA = [np.zeros_like(Xd)]
+        EA, EZS = [np.zeros_like(Xd)], [None]
         # forward: error of every activation, and of the output-layer Z
         for i, (W, b) in enumerate(zip(coefs, intercepts)):
             S = np.abs(acts[i]) @ np.abs(W) + np.abs(b)
             big = max(big, S.max(initial=0))
             EZ = EA[i] @ np.abs(W) + rtol * S + (W.shape[0] + 2) * sub
             if i < len(coefs) - 1:
-                extra = {"logistic": floor, "tanh": 2 * floor}.get(activation, 0.0)
+                # gelu, silu, softplus, elu: a value past the exp clamp is the
+                # limit, off by at most |z| e^z there
+                extra = {"logistic": floor, "tanh": 2 * floor, "relu": 0.0, "identity": 0.0,
+                         "leaky_relu": 0.0}.get(activation, 1000 * floor)
                 EA.append(spread(zs[i], EZ, activation) + extra)
+                EZS.append(EZ)
         Z = zs[-1]
         k = Z.shape[1]
         if output == "softmax":
@@ -236,6 +243,13 @@ def error_bounds(params, units, Xd, Y, sw, alpha, activation, output, dtype):
                     E_d = 2 * np.abs(a) * EA[i]
                 elif activation == "logistic":
                     E_d = EA[i]
+                elif activation == "leaky_relu":
+                    E_d = 0.99 * (np.abs(zs[i - 1]) <= 4 * EA[i]).astype(float)
+                elif activation == "elu":
+                    # a + 1 from the stored a: its error, and an ulp of 1
+                    E_d = EA[i] + np.finfo(dtype).eps
+                elif activation in CURVATURE:
+                    E_d = CURVATURE[activation] * EZS[i] + 1000 * floor
                 else:
                     E_d = 0.0
                 D = T * ref.dact(zs[i - 1], a, activation)
@@ -249,6 +263,8 @@ def spread(Z, EZ, activation):
     """max |f(Z +- EZ) - f(Z)|: the error of f(Z) given that of Z (f monotone)."""
     if activation in ("identity", "relu"):
         return EZ
+    if activation not in ("logistic", "tanh"):  # not all monotone: their Lipschitz bound
+        return LIPSCHITZ[activation] * EZ
     f = expit if activation == "logistic" else np.tanh
     F = f(Z)
     return np.maximum(np.abs(f(Z + EZ) - F), np.abs(f(Z - EZ) - F))
