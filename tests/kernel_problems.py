@@ -11,6 +11,15 @@ from fastmlp._network import ACTIVATION_CODES, CSR, OUTPUT_CODES
 
 ACTIVATIONS = ref.ACTIVATIONS
 OUTPUTS = ref.OUTPUTS
+# every pair of sklearn's activations and outputs; each one beyond sklearn
+# with some of the others (a cross product would add ~1500 cases and nothing
+# new: the activation acts on the hidden layers, the output on the last)
+_SK_ACT, _NEW_ACT = ACTIVATIONS[:4], ACTIVATIONS[4:]
+_SK_OUT, _NEW_OUT = OUTPUTS[:4], OUTPUTS[4:]
+PAIRS = ([(a, o) for a in _SK_ACT for o in _SK_OUT]
+         + [(a, _SK_OUT[i % 4]) for i, a in enumerate(_NEW_ACT)]
+         + [(a, _NEW_OUT[i % 3]) for i, a in enumerate(_NEW_ACT)]
+         + [(_SK_ACT[i % 4], o) for i, o in enumerate(_NEW_OUT)])
 INPUTS = ["C", "F", "csr"]
 RTOL = {np.float64: 1e-10, np.float32: 1e-4}
 
@@ -69,9 +78,10 @@ def make_problem(activation, output, kind, dtype, units=UNITS, n=N_ROWS, seed=0,
     Y = make_Y(output, n, units[-1], rng, dtype)
     sw = rng.uniform(0.1, 3.0, n).astype(dtype) if weighted else None
     params = make_params(units, rng, dtype)
-    lay = _core.Layout(
-        units, ACTIVATION_CODES[activation], OUTPUT_CODES[output], chunk, gather
-    )
+    codes = (ACTIVATION_CODES[activation] if isinstance(activation, str)
+             else [ACTIVATION_CODES[a] for a in activation])
+    lay = _core.Layout(units, codes, OUTPUT_CODES[output], chunk, gather,
+                       ref.LOSS_PARAMS.get(output, float("nan")))
     ds = _core.Dataset(X, Y, sw, dtype)
     return lay, ds, X, Xd, Y, sw, params
 

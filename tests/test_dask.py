@@ -119,6 +119,10 @@ CASES = [
     ("multioutput", MLPRegressor, {}),
     ("multiclass", MLPClassifier, {"class_weight": "balanced"}),
     ("binary", MLPClassifier, {"class_weight": {"yes": 3.0}}),
+    # beyond sklearn (issue 24)
+    ("multiclass", MLPClassifier, {"activation": ["gelu", "elu"]}),
+    ("regression", MLPRegressor, {"loss": "quantile", "quantile": 0.3,
+                                  "activation": "softplus"}),
 ]
 
 
@@ -128,8 +132,8 @@ CASES = [
 def test_lbfgs_fit_equals_in_memory_fit(scheduler, kind, cls, extra, weighted):
     X, y = _data(kind)
     sw = np.random.RandomState(1).uniform(0.2, 2.0, N) if weighted else None
-    ref = _fit_quietly(cls(**LBFGS, **extra), X, y, sample_weight=sw)
-    est = _fit_quietly(cls(**LBFGS, **extra), *_dask_arrays(X, y, sw))
+    ref = _fit_quietly(cls(**{**LBFGS, **extra}), X, y, sample_weight=sw)
+    est = _fit_quietly(cls(**{**LBFGS, **extra}), *_dask_arrays(X, y, sw))
     assert est.n_iter_ == ref.n_iter_ == 10
     _assert_same_weights(ref, est, 1e-8)
     assert abs(est.loss_ - ref.loss_) <= 1e-10 * abs(ref.loss_)
@@ -375,14 +379,16 @@ def test_predict_is_lazy_and_blockwise(scheduler, kind, cls):
 
 
 @pytest.mark.parametrize("solver, extra", [("adam", {}),
-                                           ("sgd", {"learning_rate": "invscaling"})])
+                                           ("sgd", {"learning_rate": "invscaling"}),
+                                           ("adam", {"activation": ["silu", "leaky_relu"],
+                                                     "hidden_layer_sizes": (9, 5)})])
 def test_stochastic_equals_partial_fit_over_the_blocks(scheduler, solver, extra):
     """sgd/adam on Dask: the model travels through the blocks; its weights are
     those of partial_fit over the same blocks in the same order, one
     RandomState driving both."""
     X, y = _data("multiclass")
-    kw = dict(solver=solver, hidden_layer_sizes=(9,), max_iter=4, tol=0.0,
-              batch_size=64, learning_rate_init=0.01, **extra)
+    kw = {**dict(solver=solver, hidden_layer_sizes=(9,), max_iter=4, tol=0.0,
+                 batch_size=64, learning_rate_init=0.01), **extra}
     est = _fit_quietly(MLPClassifier(**kw, random_state=np.random.RandomState(5)),
                        *_dask_arrays(X, y))
     rs = np.random.RandomState(5)

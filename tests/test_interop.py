@@ -157,8 +157,9 @@ def test_to_and_from_sklearn_identical_predictions(task):
                X, y)
     sk = est.to_sklearn()
     assert type(sk) is SkEst
+    # fastmlp's parameters beyond sklearn's stay behind
     assert sk.get_params() == {k: v for k, v in est.get_params().items()
-                               if k != "class_weight"}
+                               if k not in ("class_weight", "huber_delta", "quantile")}
     if task != "regression":
         assert_array_equal(sk.predict(X), est.predict(X))
         assert_allclose(sk.predict_proba(X), est.predict_proba(X), rtol=1e-12, atol=1e-15)
@@ -215,8 +216,11 @@ def test_from_and_to_sklearn_with_a_subclass(Est, SkEst):
 # -------------------------------------------------------------------- ONNX --
 
 
+@pytest.mark.parametrize("activation", [
+    "tanh", "gelu", "silu", "leaky_relu", "elu", "softplus", ["softplus", "gelu"],
+], ids=str)
 @pytest.mark.parametrize("task", ["multiclass", "binary", "regression"])
-def test_onnx_export_matches_predict_proba(task):
+def test_onnx_export_matches_predict_proba(task, activation):
     pytest.importorskip("skl2onnx")
     ort = pytest.importorskip("onnxruntime")
     from skl2onnx import to_onnx
@@ -226,7 +230,8 @@ def test_onnx_export_matches_predict_proba(task):
     Xf = X.astype(np.float32)
     y = {"multiclass": Y, "binary": Y % 2, "regression": Y / 10.0}[task]
     Est = MLPRegressor if task == "regression" else MLPClassifier
-    est = _fit(Est(hidden_layer_sizes=(9,), activation="tanh", solver="lbfgs",
+    hidden = (9,) if isinstance(activation, str) else (9, 7)
+    est = _fit(Est(hidden_layer_sizes=hidden, activation=activation, solver="lbfgs",
                    max_iter=30, random_state=0), Xf, y)
     options = None if task == "regression" else {id(est): {"zipmap": False}}
     onx = to_onnx(est, Xf[:1], options=options)

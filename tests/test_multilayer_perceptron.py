@@ -266,6 +266,9 @@ def test_parameters_like_sklearn(task):
     if task == "classifier":
         # the one addition beyond sklearn (issue 4), default None = sklearn's results
         assert fm_params.pop("class_weight") is None
+    else:
+        # the robust losses' parameters (issue 24), unused by sklearn's losses
+        assert (fm_params.pop("huber_delta"), fm_params.pop("quantile")) == (1.0, 0.5)
     assert fm_params == skm.get_params()
     c = clone(type(fm)(hidden_layer_sizes=(3, 2), alpha=0.5, solver="lbfgs"))
     assert c.get_params()["hidden_layer_sizes"] == (3, 2) and c.alpha == 0.5

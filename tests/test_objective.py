@@ -15,6 +15,7 @@ from kernel_problems import (
     INPUTS,
     N_ROWS,
     OUTPUTS,
+    PAIRS,
     RTOL,
     UNITS,
     assert_close,
@@ -33,8 +34,7 @@ from fastmlp._network import CSR
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("weighted", [False, True], ids=["unweighted", "weighted"])
 @pytest.mark.parametrize("kind", INPUTS)
-@pytest.mark.parametrize("output", OUTPUTS)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, output", PAIRS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 def test_loss_grad_matches_reference(dtype, activation, output, kind, weighted, n_threads):
     lay, ds, X, Xd, Y, sw, params = make_problem(
@@ -259,8 +259,7 @@ def test_narrow_layers_match_reference(dtype, hidden, n_out):
 
 @pytest.mark.parametrize("n_threads", [1, 2])
 @pytest.mark.parametrize("kind", INPUTS)
-@pytest.mark.parametrize("output", OUTPUTS)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, output", PAIRS)
 @pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
 def test_forward_matches_reference(dtype, activation, output, kind, n_threads):
     lay, ds, X, Xd, Y, sw, params = make_problem(
@@ -288,8 +287,7 @@ def test_forward_matches_reference(dtype, activation, output, kind, n_threads):
 
 
 @pytest.mark.parametrize("kind", ["C", "csr"])
-@pytest.mark.parametrize("output", OUTPUTS)
-@pytest.mark.parametrize("activation", ACTIVATIONS)
+@pytest.mark.parametrize("activation, output", PAIRS)
 def test_gradient_finite_differences(activation, output, kind):
     """Central differences of the kernel's own loss at a few coordinates of
     every block (first, middle and last coefficient matrix; intercepts)."""

@@ -49,6 +49,19 @@ def _jobs():
          (np.asfortranarray(X), Y_POISSON), {}),
         ("float32 two layers", lambda: C(**{**kw, "hidden_layer_sizes": (16, 8)}),
          (X.astype(np.float32), Y_MULTICLASS), {}),
+        # beyond sklearn (issue 24)
+        ("multiclass gelu", lambda: C(activation="gelu", **kw), (X, Y_MULTICLASS), {}),
+        ("float32 silu softplus csr",
+         lambda: C(**{**kw, "activation": ["silu", "softplus"], "hidden_layer_sizes": (16, 8)}),
+         (sp.csr_matrix(X.astype(np.float32)), Y_MULTICLASS), {}),
+        ("leaky_relu elu weighted",
+         lambda: C(**{**kw, "activation": ["leaky_relu", "elu"], "hidden_layer_sizes": (16, 8)}),
+         (X, Y_BINARY), dict(sample_weight=SW)),
+        ("huber", lambda: R(loss="huber", huber_delta=0.5, **kw), (X, Y_REG), {}),
+        ("quantile csr weighted", lambda: R(loss="quantile", quantile=0.2, **kw),
+         (sp.csr_matrix(X), Y_REG), dict(sample_weight=SW)),
+        ("absolute_error float32", lambda: R(loss="absolute_error", **kw),
+         (X.astype(np.float32), Y_REG), {}),
     ]
 
 

@@ -16,7 +16,12 @@ import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
 from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
 
 from fastmlp import _dask
 from fastmlp._callbacks import CallbackSupportMixin, FitProgress
@@ -51,6 +56,25 @@ STOCHASTIC_SOLVERS = ("sgd", "adam")
 # recommendation for sigmoid units), 6 for the others
 _GLOROT_FACTOR_LOGISTIC = 2.0
 _GLOROT_FACTOR = 6.0
+
+# sklearn's four activations, then those beyond sklearn (issue 24)
+ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "gelu", "silu", "leaky_relu", "elu",
+               "softplus")
+
+
+class _ActivationPerLayer(Options):
+    """A list or tuple of activation names, one per hidden layer (the count is
+    checked against hidden_layer_sizes when fitting)."""
+
+    def __init__(self):
+        super().__init__(str, set(ACTIVATIONS))
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, (list, tuple)) and all(
+            isinstance(a, str) and a in self.options for a in val)
+
+    def __str__(self):
+        return f"a list or tuple of names among {sorted(self.options)}, one per hidden layer"
 
 
 def _layer_size(size):
@@ -102,7 +126,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             "array-like",
             Interval(Integral, 1, None, closed="left"),
         ],
-        "activation": [StrOptions({"identity", "logistic", "tanh", "relu"})],
+        "activation": [StrOptions(set(ACTIVATIONS)), _ActivationPerLayer()],
         "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
         "alpha": [Interval(Real, 0, None, closed="left")],
         "batch_size": [
@@ -141,7 +165,28 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         sizes = list(sizes)
         if np.any(np.array(sizes) <= 0):
             raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
-        return [_layer_size(s) for s in sizes]
+        sizes = [_layer_size(s) for s in sizes]
+        if not isinstance(self.activation, str) and len(self.activation) != len(sizes):
+            raise InvalidParameterError(
+                f"The 'activation' parameter of {type(self).__name__} must name one "
+                f"activation per hidden layer: got {len(self.activation)} names for "
+                f"{len(sizes)} hidden layers (hidden_layer_sizes={self.hidden_layer_sizes!r})."
+            )
+        return sizes
+
+    def _glorot_factor(self, layer):
+        """sklearn's factor for the weights into layer + 1: from the
+        activation; with one per hidden layer, that of the layer they feed
+        (the output layer's: the last hidden layer's)."""
+        act = self.activation
+        if not isinstance(act, str):
+            act = act[min(layer, len(act) - 1)] if len(act) else "identity"
+        return _GLOROT_FACTOR_LOGISTIC if act == "logistic" else _GLOROT_FACTOR
+
+    def _kernel_output(self):
+        """What the kernels compute the loss of: out_activation_ (a
+        regressor's robust losses: (loss, its parameter))."""
+        return self.out_activation_
 
     def _out_activation(self):
         if not is_classifier(self):
@@ -160,11 +205,8 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         self.out_activation_ = self._out_activation()
         self.coefs_ = []
         self.intercepts_ = []
-        factor = (
-            _GLOROT_FACTOR_LOGISTIC if self.activation == "logistic" else _GLOROT_FACTOR
-        )
-        for fan_in, fan_out in zip(layer_units[:-1], layer_units[1:]):
-            bound = np.sqrt(factor / (fan_in + fan_out))
+        for layer, (fan_in, fan_out) in enumerate(zip(layer_units[:-1], layer_units[1:])):
+            bound = np.sqrt(self._glorot_factor(layer) / (fan_in + fan_out))
             coef = self._random_state.uniform(-bound, bound, (fan_in, fan_out))
             intercept = self._random_state.uniform(-bound, bound, fan_out)
             self.coefs_.append(coef.astype(dtype, copy=False))
@@ -309,12 +351,12 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
         memory, a sum over the partitions on Dask."""
         dtype = data.dtype
         if data.on_dask:
-            layout = make_layout(layer_units, self.activation, self.out_activation_, dtype)
-            spec = (tuple(layer_units), self.activation, self.out_activation_, dtype.str)
+            layout = make_layout(layer_units, self.activation, self._kernel_output(), dtype)
+            spec = (tuple(layer_units), self.activation, self._kernel_output(), dtype.str)
             loss_grad = _dask.DaskObjective(data, layout, spec, self.alpha, data.client)
             close = loss_grad.close
         else:
-            layout = make_layout(layer_units, self.activation, self.out_activation_, dtype,
+            layout = make_layout(layer_units, self.activation, self._kernel_output(), dtype,
                                  nnz_per_row=nnz_per_row(data.Xk))
             ws = make_workspace(layout, dtype, data.Y.shape[0])
             dataset = make_dataset(data.Xk, data.Y, data.sw, dtype)
@@ -381,7 +423,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
             raise ValueError("partial_fit does not support early_stopping=True")
 
         settings = EpochSettings(
-            activation=self.activation, out_activation=self.out_activation_,
+            activation=self.activation, out_activation=self._kernel_output(),
             alpha=self.alpha, batch_size=self.batch_size, max_iter=self.max_iter,
             shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping,

@@ -24,6 +24,9 @@ cdef struct NetSpec:
     intp xbuf_off             # gathered rows of dense X (chunk x n_features), or -1
     intp sg_off               # scratch of the narrow products, or -1 (none narrow)
     intp work_size            # per-thread workspace length
+    const int* acts           # activation of hidden layer l (1 .. n_layers - 2)
+    const intp* pre_off       # hidden layer l's kept pre-activations in a thread's workspace, or -1
+    double loss_param         # OUT_HUBER: the delta; OUT_QUANTILE: the quantile
 
 
 cdef struct DataSpec:
@@ -49,9 +52,12 @@ cdef inline intp row_of(const DataSpec* d, intp r) noexcept nogil:
 
 cdef class Layout:
     cdef NetSpec spec
-    cdef cnp.ndarray tables            # (3, n_layers) intp: what spec's tables point into
+    cdef cnp.ndarray tables            # (4, n_layers) intp: what spec's tables point into
+    cdef cnp.ndarray acts_c            # (n_layers,) C int: spec.acts
     cdef cnp.ndarray units_c           # (n_layers,) C int
     cdef readonly object units
+    cdef readonly object activations   # per hidden layer
+    cdef readonly double loss_param
     cdef readonly object coef_slices   # (start, end, shape) per layer
     cdef readonly object intercept_slices
 

@@ -9,9 +9,11 @@ cimport numpy as cnp
 from libc.string cimport memset
 from libc.limits cimport INT_MAX  # BLAS takes 32-bit sizes
 
+from fastmlp._elementwise cimport keeps_pre
 from fastmlp._gemm cimport SG_NMAX
 from fastmlp._openmp cimport FASTMLP_OPENMP, omp_get_max_threads
 from fastmlp._typedefs import Activation, Output
+from fastmlp._typedefs cimport OUT_HUBER, OUT_QUANTILE
 
 cnp.import_array()
 
@@ -34,10 +36,13 @@ cdef class Layout:
     """Shape of a network and of its per-thread workspace.
 
     units: layer sizes [n_features, hidden..., n_outputs]; activation and
-    output are codes of _typedefs.Activation / Output; chunk: rows per chunk;
-    gather: reserve a buffer for row subsets of dense data.
+    output are codes of _typedefs.Activation / Output (activation: one code,
+    or one per hidden layer); chunk: rows per chunk; gather: reserve a buffer
+    for row subsets of dense data; loss_param: OUT_HUBER's delta (> 0) or
+    OUT_QUANTILE's quantile (in (0, 1)), unused otherwise.
     """
-    def __init__(self, units, int activation, int output, Py_ssize_t chunk, bint gather):
+    def __init__(self, units, activation, int output, Py_ssize_t chunk, bint gather,
+                 double loss_param=float("nan")):
         units = [int(u) for u in units]
         if len(units) < 2:
             raise ValueError(f"a network needs at least 2 layers, got {len(units)}")
@@ -45,18 +50,34 @@ cdef class Layout:
             raise ValueError(f"every layer needs at least one unit, got {units}")
         if max(units) > INT_MAX or chunk < 1 or chunk * max(units) > INT_MAX:
             raise ValueError("layer too wide for BLAS's 32-bit sizes")
-        if activation not in ACTIVATIONS or output not in OUTPUTS:
+        single = hasattr(activation, "__index__")
+        acts = [int(activation)] * (len(units) - 2) if single else [int(a) for a in activation]
+        if len(acts) != len(units) - 2:
+            raise ValueError(f"{len(acts)} activations for {len(units) - 2} hidden layers")
+        if not set(acts) <= ACTIVATIONS or (single and int(activation) not in ACTIVATIONS) \
+                or output not in OUTPUTS:
             raise ValueError("unknown activation or output code")
+        if output == OUT_HUBER and not loss_param > 0:
+            raise ValueError("the huber loss needs a delta > 0")
+        if output == OUT_QUANTILE and not 0 < loss_param < 1:
+            raise ValueError("the quantile loss needs a quantile in (0, 1)")
         self.units = tuple(units)
         cdef NetSpec* s = &self.spec
         cdef int L = len(units) - 1, l
         cdef intp off = 0, max_hidden = 1
         self.units_c = np.asarray(units, dtype=np.intc)
-        self.tables = np.zeros((3, L + 1), dtype=np.intp)
+        self.tables = np.zeros((4, L + 1), dtype=np.intp)
         cdef intp[:, ::1] t = self.tables
         cdef intp* coef_off = &t[0, 0]
         cdef intp* int_off = &t[1, 0]
         cdef intp* act_off = &t[2, 0]
+        cdef intp* pre_off = &t[3, 0]
+        self.acts_c = np.asarray([0] + acts + [0], dtype=np.intc)
+        self.activations = tuple(acts)
+        self.loss_param = loss_param
+        s.acts = <const int*> cnp.PyArray_DATA(self.acts_c)
+        s.pre_off = pre_off
+        s.loss_param = loss_param
         s.units = <const int*> cnp.PyArray_DATA(self.units_c)
         s.coef_off = coef_off
         s.int_off = int_off
@@ -76,7 +97,7 @@ cdef class Layout:
         s.n_params = off
         self.coef_slices = tuple(coef_slices)
         self.intercept_slices = tuple(intercept_slices)
-        s.activation = activation
+        s.activation = int(activation) if single else (acts[0] if acts else 0)
         s.output = output
         s.chunk = chunk
         off = 0
@@ -101,6 +122,12 @@ cdef class Layout:
                 s.sg_off = off
                 off += SG_NMAX * max(chunk, max(units[1:L]))
                 break
+        # what the backward pass of gelu, silu and softplus reads
+        for l in range(L + 1):
+            pre_off[l] = -1
+            if 0 < l < L and keeps_pre(acts[l - 1]):
+                pre_off[l] = off
+                off += chunk * units[l]
         s.work_size = off
 
     @property

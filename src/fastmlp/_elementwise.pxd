@@ -9,7 +9,8 @@ from cython cimport floating
 from libc.math cimport exp, expf, log, logf, log1p, log1pf, isfinite, INFINITY, NAN
 
 from fastmlp._typedefs cimport (
-    intp, ACT_IDENTITY, ACT_LOGISTIC, ACT_TANH, ACT_RELU, OUT_LOGISTIC, OUT_SOFTMAX, OUT_EXP,
+    intp, ACT_IDENTITY, ACT_LOGISTIC, ACT_TANH, ACT_RELU, ACT_GELU, ACT_SILU, ACT_LEAKY_RELU,
+    ACT_ELU, ACT_SOFTPLUS, OUT_LOGISTIC, OUT_SOFTMAX, OUT_EXP,
 )
 
 cdef extern from "_elementwise.h" nogil:
@@ -35,6 +36,38 @@ cdef extern from "_elementwise.h" nogil:
     void fm_bias_logistic_f(float* Z, const float* b, intp m, int w) noexcept
     void fm_relu_back_d(const double* T, double* A, double* gb, intp m, int w) noexcept
     void fm_relu_back_f(const float* T, float* A, float* gb, intp m, int w) noexcept
+    void fm_bias_gelu_d(double* Z, const double* b, intp m, int w) noexcept
+    void fm_bias_gelu_f(float* Z, const float* b, intp m, int w) noexcept
+    void fm_bias_silu_d(double* Z, const double* b, intp m, int w) noexcept
+    void fm_bias_silu_f(float* Z, const float* b, intp m, int w) noexcept
+    void fm_bias_softplus_d(double* Z, const double* b, intp m, int w) noexcept
+    void fm_bias_softplus_f(float* Z, const float* b, intp m, int w) noexcept
+    void fm_bias_leaky_relu_d(double* Z, const double* b, intp m, int w) noexcept
+    void fm_bias_leaky_relu_f(float* Z, const float* b, intp m, int w) noexcept
+    void fm_bias_elu_d(double* Z, const double* b, intp m, int w) noexcept
+    void fm_bias_elu_f(float* Z, const float* b, intp m, int w) noexcept
+    void fm_bias_gelu_pre_d(double* Z, const double* b, intp m, int w, double* P) noexcept
+    void fm_bias_gelu_pre_f(float* Z, const float* b, intp m, int w, float* P) noexcept
+    void fm_gelu_back_d(const double* T, double* A, double* gb, intp m, int w,
+                       const double* P) noexcept
+    void fm_gelu_back_f(const float* T, float* A, float* gb, intp m, int w,
+                       const float* P) noexcept
+    void fm_bias_silu_pre_d(double* Z, const double* b, intp m, int w, double* P) noexcept
+    void fm_bias_silu_pre_f(float* Z, const float* b, intp m, int w, float* P) noexcept
+    void fm_silu_back_d(const double* T, double* A, double* gb, intp m, int w,
+                       const double* P) noexcept
+    void fm_silu_back_f(const float* T, float* A, float* gb, intp m, int w,
+                       const float* P) noexcept
+    void fm_bias_softplus_pre_d(double* Z, const double* b, intp m, int w, double* P) noexcept
+    void fm_bias_softplus_pre_f(float* Z, const float* b, intp m, int w, float* P) noexcept
+    void fm_softplus_back_d(const double* T, double* A, double* gb, intp m, int w,
+                       const double* P) noexcept
+    void fm_softplus_back_f(const float* T, float* A, float* gb, intp m, int w,
+                       const float* P) noexcept
+    void fm_leaky_relu_back_d(const double* T, double* A, double* gb, intp m, int w) noexcept
+    void fm_leaky_relu_back_f(const float* T, float* A, float* gb, intp m, int w) noexcept
+    void fm_elu_back_d(const double* T, double* A, double* gb, intp m, int w) noexcept
+    void fm_elu_back_f(const float* T, float* A, float* gb, intp m, int w) noexcept
 
 
 # ------------------------------------------------------------ scalars ----
@@ -101,10 +134,17 @@ cdef inline bint all_finite(const floating* x, intp n) noexcept nogil:
 
 # ------------------------------------------------------- hidden layers ----
 
+cdef inline bint keeps_pre(int act) noexcept nogil:
+    """Whether training keeps act's pre-activation: its derivative is not a
+    function of its output."""
+    return act == ACT_GELU or act == ACT_SILU or act == ACT_SOFTPLUS
+
+
 cdef inline void bias_activation(int act, floating* Z, const floating* b, intp m,
-                                 int w) noexcept nogil:
+                                 int w, floating* pre) noexcept nogil:
     """Z (m x w) = act(Z + b), in place; one loop per activation, so each
-    inner loop is branch-free."""
+    inner loop is branch-free. pre (m x w, or NULL): where the activations
+    that keep_pre keep Z + b for the backward pass."""
     cdef intp i
     cdef int j
     if act == ACT_RELU:
@@ -122,6 +162,49 @@ cdef inline void bias_activation(int act, floating* Z, const floating* b, intp m
             fm_bias_logistic_d(Z, b, m, w)
         else:
             fm_bias_logistic_f(Z, b, m, w)
+    elif act == ACT_LEAKY_RELU:
+        if floating is double:
+            fm_bias_leaky_relu_d(Z, b, m, w)
+        else:
+            fm_bias_leaky_relu_f(Z, b, m, w)
+    elif act == ACT_ELU:
+        if floating is double:
+            fm_bias_elu_d(Z, b, m, w)
+        else:
+            fm_bias_elu_f(Z, b, m, w)
+    elif act == ACT_GELU:
+        if floating is double:
+            if pre != NULL:
+                fm_bias_gelu_pre_d(Z, b, m, w, pre)
+            else:
+                fm_bias_gelu_d(Z, b, m, w)
+        else:
+            if pre != NULL:
+                fm_bias_gelu_pre_f(Z, b, m, w, pre)
+            else:
+                fm_bias_gelu_f(Z, b, m, w)
+    elif act == ACT_SILU:
+        if floating is double:
+            if pre != NULL:
+                fm_bias_silu_pre_d(Z, b, m, w, pre)
+            else:
+                fm_bias_silu_d(Z, b, m, w)
+        else:
+            if pre != NULL:
+                fm_bias_silu_pre_f(Z, b, m, w, pre)
+            else:
+                fm_bias_silu_f(Z, b, m, w)
+    elif act == ACT_SOFTPLUS:
+        if floating is double:
+            if pre != NULL:
+                fm_bias_softplus_pre_d(Z, b, m, w, pre)
+            else:
+                fm_bias_softplus_d(Z, b, m, w)
+        else:
+            if pre != NULL:
+                fm_bias_softplus_pre_f(Z, b, m, w, pre)
+            else:
+                fm_bias_softplus_f(Z, b, m, w)
     else:
         for i in range(m):
             for j in range(w):
@@ -129,8 +212,10 @@ cdef inline void bias_activation(int act, floating* Z, const floating* b, intp m
 
 
 cdef inline void activation_backward(int act, const floating* T, floating* A,
-                                     floating* gb, intp m, int w) noexcept nogil:
-    """delta = T * act'(A) written over A (m x w, A the stored activation);
+                                     floating* gb, intp m, int w,
+                                     const floating* pre) noexcept nogil:
+    """delta = T * act'(A) written over A (m x w, A the stored activation;
+    pre: the pre-activations bias_activation kept, for those that need them);
     gb += the column sums of delta."""
     cdef intp i
     cdef int j
@@ -152,6 +237,31 @@ cdef inline void activation_backward(int act, const floating* T, floating* A,
                 dlt = T[i * w + j] * (A[i * w + j] * (1 - A[i * w + j]))
                 A[i * w + j] = dlt
                 gb[j] += dlt
+    elif act == ACT_LEAKY_RELU:
+        if floating is double:
+            fm_leaky_relu_back_d(T, A, gb, m, w)
+        else:
+            fm_leaky_relu_back_f(T, A, gb, m, w)
+    elif act == ACT_ELU:
+        if floating is double:
+            fm_elu_back_d(T, A, gb, m, w)
+        else:
+            fm_elu_back_f(T, A, gb, m, w)
+    elif act == ACT_GELU:
+        if floating is double:
+            fm_gelu_back_d(T, A, gb, m, w, pre)
+        else:
+            fm_gelu_back_f(T, A, gb, m, w, pre)
+    elif act == ACT_SILU:
+        if floating is double:
+            fm_silu_back_d(T, A, gb, m, w, pre)
+        else:
+            fm_silu_back_f(T, A, gb, m, w, pre)
+    elif act == ACT_SOFTPLUS:
+        if floating is double:
+            fm_softplus_back_d(T, A, gb, m, w, pre)
+        else:
+            fm_softplus_back_f(T, A, gb, m, w, pre)
     else:
         for i in range(m):
             for j in range(w):

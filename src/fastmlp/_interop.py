@@ -56,9 +56,32 @@ def _shared_params(src, dst_class):
     return {k: v for k, v in src.get_params(deep=False).items() if k in names}
 
 
+# what sklearn's MLPs can represent (the options beyond them: issue 24)
+_SKLEARN_ACTIVATIONS = ("identity", "logistic", "tanh", "relu")
+_SKLEARN_LOSSES = ("log_loss", "squared_error", "poisson")
+
+
+def _beyond_sklearn(model):
+    """The option of `model` that sklearn's MLPs do not have, named, or None."""
+    activation = model.activation
+    if not isinstance(activation, str):
+        return f"per-layer activations (activation={activation!r})"
+    if activation not in _SKLEARN_ACTIVATIONS:
+        return f"the {activation!r} activation"
+    if model.loss not in _SKLEARN_LOSSES:
+        return f"the {model.loss!r} loss"
+    return None
+
+
 def to_sklearn(model):
     """A fitted sklearn.neural_network estimator with `model`'s weights."""
     check_is_fitted(model)
+    feature = _beyond_sklearn(model)
+    if feature is not None:
+        raise ValueError(
+            f"scikit-learn's MLPs cannot represent {feature}: this model has no "
+            "sklearn equivalent (fastmlp.onnx exports it)"
+        )
     sk_class = SkMLPClassifier if is_classifier(model) else SkMLPRegressor
     return _copy_state(model, sk_class(**_shared_params(model, sk_class)))
 

@@ -6,7 +6,9 @@
 from cython cimport floating
 from libc.math cimport INFINITY
 
-from fastmlp._typedefs cimport OUT_LOGISTIC, OUT_EXP
+from fastmlp._typedefs cimport (
+    OUT_LOGISTIC, OUT_EXP, OUT_ABSOLUTE_ERROR, OUT_HUBER, OUT_QUANTILE,
+)
 from fastmlp._elementwise cimport f_exp, f_exp_neg, f_log
 
 
@@ -70,3 +72,32 @@ cdef inline floating output_loss(int out, floating z, floating y,
         p = z
         row_loss[0] += 0.5 * (p - y) * (p - y)
     return p
+
+
+cdef inline bint is_robust(int out) noexcept nogil:
+    """The losses beyond sklearn's of an identity output (robust_loss)."""
+    return out == OUT_ABSOLUTE_ERROR or out == OUT_HUBER or out == OUT_QUANTILE
+
+
+cdef inline floating robust_loss(int out, floating r, floating param,
+                                 double* row_loss) noexcept nogil:
+    """At the residual r = p - y: the element's loss added to row_loss; returns
+    its (sub)gradient in p. As sklearn's HistGradientBoostingRegressor losses:
+    absolute error |r| (gradient sign(r)); Huber (param: delta), r^2 / 2 up to
+    |r| = delta and delta (|r| - delta / 2) beyond; pinball (param: the
+    quantile q), -q r where y >= p (gradient -q) and (1 - q) r elsewhere."""
+    cdef floating a = r if r >= 0 else -r
+    if out == OUT_ABSOLUTE_ERROR:
+        row_loss[0] += a
+        return 1 if r > 0 else (-1 if r < 0 else 0)
+    if out == OUT_HUBER:
+        if a <= param:
+            row_loss[0] += 0.5 * r * r
+            return r
+        row_loss[0] += param * (a - 0.5 * param)
+        return param if r > 0 else -param
+    if r <= 0:
+        row_loss[0] -= param * r
+        return -param
+    row_loss[0] += (1 - param) * r
+    return 1 - param

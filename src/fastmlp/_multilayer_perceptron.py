@@ -5,11 +5,13 @@ What they share (fit orchestration, the solvers, the forward pass, pickling)
 is BaseMultilayerPerceptron in fastmlp._base.
 """
 
+from numbers import Real
+
 import numpy as np
 from sklearn.base import ClassifierMixin, RegressorMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
 from sklearn.utils import column_or_1d
-from sklearn.utils._param_validation import StrOptions
+from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
 from sklearn.utils.multiclass import (
     _check_partial_fit_first_call,
@@ -42,9 +44,15 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
     hidden_layer_sizes : array-like of shape (n_layers - 2,) or int, default=(100,)
         Units of each hidden layer, in order.
 
-    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-        Activation of the hidden layers: ``x``, ``1 / (1 + exp(-x))``,
-        ``tanh(x)`` or ``max(0, x)``.
+    activation : str or list of str, default="relu"
+        Activation of the hidden layers. scikit-learn's four:
+        ``"identity"`` (``x``), ``"logistic"`` (``1 / (1 + exp(-x))``),
+        ``"tanh"`` and ``"relu"`` (``max(0, x)``); beyond scikit-learn,
+        ``"gelu"`` (exact, erf form), ``"silu"`` (``x * sigmoid(x)``),
+        ``"leaky_relu"`` (slope 0.01 below 0), ``"elu"`` (alpha 1) and
+        ``"softplus"`` (``log(1 + exp(x))``). A list or tuple gives one name
+        per hidden layer (its length must be ``len(hidden_layer_sizes)``).
+        ``to_sklearn`` refuses a model that uses the new options.
 
     solver : {"lbfgs", "sgd", "adam"}, default="adam"
         The optimizer of the weights.
@@ -541,17 +549,28 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     Parameters
     ----------
-    loss : {"squared_error", "poisson"}, default="squared_error"
+    loss : {"squared_error", "poisson", "absolute_error", "huber", "quantile"}, \
+            default="squared_error"
         The loss: half the squared error, or half the Poisson deviance with
         an exponential output (``y`` must then be non-negative: negative
-        targets raise ``ValueError``).
+        targets raise ``ValueError``). Beyond scikit-learn's MLP, with the
+        names of its HistGradientBoostingRegressor: ``"absolute_error"``,
+        ``"huber"`` (quadratic up to a residual of ``huber_delta``, linear
+        beyond) and ``"quantile"`` (the pinball loss at ``quantile``). With
+        several outputs every loss is summed over them.
 
     hidden_layer_sizes : array-like of shape (n_layers - 2,) or int, default=(100,)
         Units of each hidden layer, in order.
 
-    activation : {"identity", "logistic", "tanh", "relu"}, default="relu"
-        Activation of the hidden layers: ``x``, ``1 / (1 + exp(-x))``,
-        ``tanh(x)`` or ``max(0, x)``.
+    activation : str or list of str, default="relu"
+        Activation of the hidden layers. scikit-learn's four:
+        ``"identity"`` (``x``), ``"logistic"`` (``1 / (1 + exp(-x))``),
+        ``"tanh"`` and ``"relu"`` (``max(0, x)``); beyond scikit-learn,
+        ``"gelu"`` (exact, erf form), ``"silu"`` (``x * sigmoid(x)``),
+        ``"leaky_relu"`` (slope 0.01 below 0), ``"elu"`` (alpha 1) and
+        ``"softplus"`` (``log(1 + exp(x))``). A list or tuple gives one name
+        per hidden layer (its length must be ``len(hidden_layer_sizes)``).
+        ``to_sklearn`` refuses a model that uses the new options.
 
     solver : {"lbfgs", "sgd", "adam"}, default="adam"
         The optimizer of the weights.
@@ -651,6 +670,13 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     max_fun : int, default=15000
         Most loss evaluations of ``"lbfgs"`` (at least one per iteration).
 
+    huber_delta : float, default=1.0
+        Where ``loss="huber"`` turns from quadratic to linear in the
+        residual; greater than 0.
+
+    quantile : float, default=0.5
+        The quantile that ``loss="quantile"`` estimates, in (0, 1).
+
     Attributes
     ----------
     loss_ : float
@@ -745,7 +771,10 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,
-        "loss": [StrOptions({"squared_error", "poisson"})],
+        "loss": [StrOptions({"squared_error", "poisson", "absolute_error", "huber",
+                             "quantile"})],
+        "huber_delta": [Interval(Real, 0, None, closed="neither")],
+        "quantile": [Interval(Real, 0, 1, closed="neither")],
     }
 
     def __init__(
@@ -775,6 +804,8 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         epsilon=1e-8,
         n_iter_no_change=10,
         max_fun=15000,
+        huber_delta=1.0,
+        quantile=0.5,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -800,6 +831,14 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         self.epsilon = epsilon
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
+        self.huber_delta = huber_delta
+        self.quantile = quantile
+
+    def _kernel_output(self):
+        if self.loss in ("absolute_error", "huber", "quantile"):
+            param = {"huber": self.huber_delta, "quantile": self.quantile}.get(self.loss)
+            return (self.loss, float("nan") if param is None else float(param))
+        return self.out_activation_
 
     def predict(self, X):
         """Predict using the multi-layer perceptron model.

@@ -89,11 +89,16 @@ def minibatch_chunk_rows(units, itemsize, batch_size, n_parts):
 
 def make_layout(units, activation, out_activation, dtype, gather=False, chunk=None,
                 nnz_per_row=None):
+    """activation: a name, or one per hidden layer; out_activation: a name, or
+    (loss, its parameter) for the robust losses of an identity output."""
     if chunk is None:
         chunk = chunk_rows(units, np.dtype(dtype).itemsize, nnz_per_row)
-    return Layout(
-        units, ACTIVATION_CODES[activation], OUTPUT_CODES[out_activation], chunk, gather
-    )
+    codes = (ACTIVATION_CODES[activation] if isinstance(activation, str)
+             else [ACTIVATION_CODES[a] for a in activation])
+    if isinstance(out_activation, tuple):
+        loss, param = out_activation
+        return Layout(units, codes, OUTPUT_CODES[loss], chunk, gather, param)
+    return Layout(units, codes, OUTPUT_CODES[out_activation], chunk, gather)
 
 
 def make_workspace(layout, dtype, n_rows, with_grad=True):

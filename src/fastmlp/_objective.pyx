@@ -22,7 +22,7 @@ from fastmlp._elementwise cimport (
     softmax_rows, softmax_delta,
 )
 from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_nn, narrow_tn, narrow_nt
-from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss
+from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss, is_robust, robust_loss
 from fastmlp._sparse cimport csr_nn, csr_tn
 from fastmlp._openmp cimport fm_barrier, omp_get_thread_num, omp_get_num_threads
 from fastmlp._typedefs cimport intp, OUT_SOFTMAX
@@ -88,11 +88,16 @@ cdef void first_layer_grad(const NetSpec* net, const DataSpec* d, floating* gacc
                 D, n_out, beta, G, n_out)
 
 
+cdef inline floating* pre_buffer(const NetSpec* net, floating* work, int l) noexcept nogil:
+    """Where hidden layer l keeps its pre-activations (gelu, silu, softplus), or NULL."""
+    return work + net.pre_off[l] if net.pre_off[l] >= 0 else NULL
+
+
 cdef inline void hidden_forward(const NetSpec* net, const floating* params, floating* work,
                                 int l, intp m) noexcept nogil:
     """Layer l+1 buffer holds Z = A_l W_l; add b_l and apply the activation."""
-    bias_activation(net.activation, work + net.act_off[l + 1], params + net.int_off[l], m,
-                    net.units[l + 1])
+    bias_activation(net.acts[l + 1], work + net.act_off[l + 1], params + net.int_off[l], m,
+                    net.units[l + 1], pre_buffer(net, work, l + 1))
 
 
 cdef void next_layer(const NetSpec* net, const floating* params, floating* work,
@@ -120,6 +125,36 @@ cdef void forward_hidden(const NetSpec* net, const DataSpec* d, const floating* 
         next_layer(net, params, work, l + 1, m)
 
 
+cdef double robust_loss_delta(const NetSpec* net, const DataSpec* d,
+                              const floating* params, floating* work, floating* gacc,
+                              intp r0, intp m) noexcept nogil:
+    """output_loss_delta for the robust losses of an identity output: delta =
+    the loss's (sub)gradient in p times sw."""
+    cdef int L = net.n_layers - 1
+    cdef int k = net.units[L]
+    cdef floating* Z = work + net.act_off[L]
+    cdef const floating* b = params + net.int_off[L - 1]
+    cdef floating* gb = gacc + net.int_off[L - 1]
+    cdef const floating* Y = <const floating*> d.Y
+    cdef const floating* SW = <const floating*> d.sw
+    cdef floating param = <floating> net.loss_param
+    cdef floating wgt, dlt
+    cdef double total = 0, row_loss
+    cdef intp i, g
+    cdef int j
+    for i in range(m):
+        g = row_of(d, r0 + i)
+        wgt = SW[g] if SW != NULL else 1
+        row_loss = 0
+        for j in range(k):
+            dlt = robust_loss(net.output, Z[i * k + j] + b[j] - Y[g * k + j], param,
+                              &row_loss) * wgt
+            Z[i * k + j] = dlt
+            gb[j] += dlt
+        total += wgt * row_loss
+    return total
+
+
 cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
                               const floating* params, floating* work, floating* gacc,
                               intp r0, intp m) noexcept nogil:
@@ -140,6 +175,8 @@ cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
     cdef double total = 0, row_loss
     cdef intp i, g
     cdef int j
+    if is_robust(net.output):
+        return robust_loss_delta(net, d, params, work, gacc, r0, m)
     if net.output == OUT_SOFTMAX:
         # the chunk's rows at once: vectorised exps; rowsum in the free temporary
         softmax_rows(Z, b, m, k, rowsum)
@@ -191,7 +228,8 @@ cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params
                     w_out, beta, gacc + net.coef_off[l], w_out)
             gemm_rm(0, 1, <int> m, w_in, w_out, 1, work + net.act_off[l + 1], w_out,
                     params + net.coef_off[l], w_out, 0, T, w_in)
-        activation_backward(net.activation, T, A, gacc + net.int_off[l - 1], m, w_in)
+        activation_backward(net.acts[l], T, A, gacc + net.int_off[l - 1], m, w_in,
+                            pre_buffer(net, work, l))
     first_layer_grad(net, d, gacc, work, r0, m, fresh)
 
 
@@ -354,7 +392,7 @@ cdef void layer_columns(const NetSpec* net, const DataSpec* d, const floating* p
         if t == 0:
             narrow_nn(A, W, Z, m, h, w, work + net.sg_off)
             if l < L - 1:
-                bias_activation(net.activation, Z, bias, m, w)
+                bias_activation(net.acts[l + 1], Z, bias, m, w, <floating*> NULL)
         return
     if l == 0:
         A = <const floating*> d.X
@@ -370,7 +408,8 @@ cdef void layer_columns(const NetSpec* net, const DataSpec* d, const floating* p
         gemm_rm(trans, 0, <int> m, cw, h, 1, A, lda, W + c0, w, 0, Z + c0, w)
         if l < L - 1:
             for i in range(m):
-                bias_activation(net.activation, Z + i * w + c0, bias + c0, 1, cw)
+                bias_activation(net.acts[l + 1], Z + i * w + c0, bias + c0, 1, cw,
+                                <floating*> NULL)
 
 
 cdef bint rows_finite(const floating* X, const DataSpec* d, intp r0, intp m) noexcept nogil:

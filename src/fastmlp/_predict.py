@@ -98,7 +98,8 @@ class _ModelCache:
         # CSR chunks depend on the density: keyed by the chunk it gives
         csr_chunk = (None if nnz_per_row is None
                      else chunk_rows(units, dtype.itemsize, nnz_per_row, forward_only=True))
-        key = (units, activation, out_activation, dtype, csr_chunk)
+        key = (units, activation if isinstance(activation, str) else tuple(activation),
+               out_activation, dtype, csr_chunk)
         found = self.layouts.get(key)
         if found is None:
             if key[:3] != self.network:

@@ -203,8 +203,8 @@ class EpochSettings:
     """The estimator's hyper-parameters that the epoch loop reads (sklearn's
     names; batch_size may be "auto"; incremental: partial_fit, one epoch)."""
 
-    activation: str
-    out_activation: str
+    activation: object      # a name, or one per hidden layer
+    out_activation: object  # a name, or (loss, its parameter): _base._kernel_output
     alpha: float
     batch_size: object
     max_iter: int
