@@ -1,12 +1,13 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
-# The thread policy of sgd/adam minibatches (see _minibatch_threads.pyx): one
-# call per segment of minibatches, never per minibatch part.
+# The thread policy decided while a fit or predict runs (see
+# _minibatch_threads.pyx): one call per parallel region (a segment of sgd/adam
+# minibatches, an evaluation, a forward pass), never per part.
 
 from fastmlp._typedefs cimport intp
 
 
 cdef struct Adapt:
-    int parts             # K: the minibatch's parts (fixed for the fit)
+    int parts             # K: a region's parts (fixed for the fit or workspace)
     int forced            # > 0: always this many threads (tests)
     bint blind            # no per-thread CPU clock: all threads, unmeasured
     int threads           # threads in use: parts or 1
@@ -14,8 +15,8 @@ cdef struct Adapt:
     intp until_window     # unmeasured minibatches left before the next window
     intp window_left      # minibatches left in the current window
     double wall, cpu      # measured seconds in the current window
-    long long on_threads  # minibatches run on several threads so far
-    long long on_one      # minibatches run on one thread so far
+    long long on_threads  # minibatches (regions) run on several threads so far
+    long long on_one      # minibatches (regions) run on one thread so far
 
 
 cdef void adapt_init(Adapt* a, int parts) noexcept nogil

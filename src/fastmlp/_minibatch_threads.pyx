@@ -1,6 +1,9 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
-"""How many threads the minibatches of sgd/adam run on, while the fit runs
-(the static rules, decided once per fit, are in _threads.py)."""
+"""How many threads a parallel region runs on, decided while a fit or a
+predict runs: a segment of sgd/adam minibatches, an L-BFGS loss + gradient
+evaluation, a forward pass (the static rules, decided once per call or fit,
+are in _threads.py). Every region splits its work into parts fixed before it
+runs, so the results never depend on this decision."""
 
 from fastmlp._openmp cimport omp_get_wtime
 from fastmlp._typedefs cimport intp
@@ -8,14 +11,16 @@ from fastmlp._typedefs cimport intp
 
 # On idle cores the threads pay (about 1.5-1.9x on two), but when other
 # processes hold the cores they cost many times over: the threads wait for each
-# other at every barrier while descheduled. So while the runner uses all its
-# threads it measures, in windows of a few minibatches (one segment), the
-# region's wall time against the CPU time its threads spent working (what one
-# thread would need). When the threads stop clearly beating one thread, every
-# runner of the process goes on with one thread for a while (20 ms at first,
-# doubling up to 2 s while the threads keep losing) and then tries them again.
-# Between windows the threads run unmeasured segments of a growing number of
-# minibatches. The results do not depend on any of this.
+# other at every barrier while descheduled. So while a runner (an EpochRunner,
+# or a Workspace's evaluations and forward passes) uses all its threads it
+# measures, in windows of a few regions (a region: one segment of minibatches,
+# one evaluation or one forward pass), the region's wall time against the CPU
+# time its threads spent working (what one thread would need). When the
+# threads stop clearly beating one thread, every runner of the process goes on
+# with one thread for a while (20 ms at first, doubling up to 2 s while the
+# threads keep losing) and then tries them again. Between windows the threads
+# run unmeasured regions, a growing number of them. The results do not depend
+# on any of this.
 
 cdef enum:
     WINDOW = 4            # minibatches per measurement
@@ -54,9 +59,13 @@ cdef void adapt_init(Adapt* a, int parts) noexcept nogil:
 cdef int adapt_threads(Adapt* a) noexcept nogil:
     if a.forced > 0:
         return a.forced if a.forced < a.parts else a.parts
-    if a.blind:
+    if a.blind or a.parts == 1:
         return a.parts
-    if a.threads == 1 and a.parts > 1 and omp_get_wtime() >= g_retry_at:
+    if omp_get_wtime() < g_retry_at:
+        # another runner of the process found the threads losing: one
+        # thread here too, whatever this runner measured last
+        a.threads = 1
+    elif a.threads == 1:
         adapt_start_window(a)
     return a.threads
 
@@ -112,3 +121,10 @@ cdef void adapt_after(Adapt* a, intp n_batches, double wall, const double* cpu) 
         g_backoff = 2 * g_backoff if g_backoff < BACKOFF_MAX else BACKOFF_MAX
     a.window_left = WINDOW
     a.wall = a.cpu = 0
+
+
+def hold_one_thread(double seconds):
+    """Every runner of the process on one thread for the next seconds, as
+    when the threads were found losing (tests: a fallback in mid-fit)."""
+    global g_retry_at
+    g_retry_at = omp_get_wtime() + seconds
