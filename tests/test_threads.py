@@ -370,3 +370,120 @@ def test_blas_limit_per_thread_libraries_in_each_thread():
     for t in threads:
         t.join()
     assert seen == {"a inside": 1, "b inside": 1, "a after": 4, "b after": 4}
+
+
+# ------------------------------------------- the rule decided at run time --
+
+
+class _FallingBack:
+    """A Workspace whose process falls back to one thread (as when other
+    processes hold the cores) at its at-th loss + gradient evaluation."""
+
+    def __init__(self, ws, at):
+        self.ws, self.at, self.calls = ws, at, 0
+
+    def loss_grad(self, *args, **kw):
+        from fastmlp._minibatch_threads import hold_one_thread
+
+        self.calls += 1
+        if self.calls == self.at:
+            hold_one_thread(60)
+        return self.ws.loss_grad(*args, **kw)
+
+
+@pytest.mark.parametrize("job", [j for j in JOBS if "weighted" in j[0] or "csr" in j[0]
+                                 or "float32" in j[0]], ids=lambda j: j[0])
+def test_lbfgs_fit_falling_back_mid_fit_gives_the_same_bits(job, monkeypatch):
+    """The team falls back to one thread from the 5th evaluation on: the fit
+    equals, bit for bit, the one whose evaluations all ran on two threads."""
+    from fastmlp._minibatch_threads import hold_one_thread
+
+    made = []
+    real = fastmlp._base.make_workspace
+
+    def spy(*args, **kw):
+        ws = real(*args, **kw)
+        made.append(ws)
+        if len(made) == 1:
+            ws.fixed_threads = 2  # undisturbed: every evaluation on both
+            return ws
+        return _FallingBack(ws, 5)
+
+    monkeypatch.setattr(fastmlp._base, "make_workspace", spy)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    from threadpoolctl import threadpool_limits
+
+    try:
+        with threadpool_limits(2, user_api="openmp"):
+            undisturbed = _state(_fit(job))
+            hold_one_thread(0)
+            disturbed = _state(_fit(job))
+    finally:
+        hold_one_thread(0)
+    assert [ws.n_threads for ws in made] == [2, 2]
+    on_threads, on_one = made[1].regions_on_threads
+    # the first evaluation runs on both threads (the backoff was clear); from
+    # the 5th on, one thread
+    assert on_threads >= 1 and on_one >= on_threads + on_one - 4
+    assert on_one >= 5
+    _assert_same_state(disturbed, undisturbed, job[0])
+
+
+@pytest.mark.parametrize("kind", ["float64", "float32 rows", "strided rows"])
+def test_predict_falling_back_mid_call_gives_the_same_bits(kind, monkeypatch):
+    """A predict over several 2048-row blocks (float32 or strided rows) or
+    one region falls back to one thread between blocks, or between calls:
+    the same bits as on two threads throughout and as on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    from fastmlp._minibatch_threads import hold_one_thread
+
+    rng = np.random.RandomState(3)
+    Xf = rng.randn(5000, 40)
+    est = _fit(("", lambda: fastmlp.MLPClassifier(hidden_layer_sizes=(80,), max_iter=5,
+                                                 random_state=0), (Xf, rng.randint(0, 5, 5000)),
+                {}))
+    Xq = {"float64": Xf, "float32 rows": Xf.astype(np.float32),
+          "strided rows": np.hstack([Xf, Xf])[:, ::2]}[kind]
+    made = []
+    fixed = {"threads": 0}
+    real_ws, real_ds = fastmlp._predict.Workspace, fastmlp._predict.make_dataset
+    datasets = []
+
+    def spy_ws(*args):
+        made.append(real_ws(*args))
+        made[-1].fixed_threads = fixed["threads"]
+        return made[-1]
+
+    def spy_ds(*args):
+        datasets.append(1)
+        if len(datasets) == 2:
+            hold_one_thread(60)
+        return real_ds(*args)
+
+    monkeypatch.setattr(fastmlp._predict, "Workspace", spy_ws)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    try:
+        with threadpool_limits(1, user_api="openmp"):
+            one = est.predict_proba(Xq)
+        with threadpool_limits(2, user_api="openmp"):
+            fixed["threads"] = 2  # undisturbed: every region on both threads
+            fastmlp._predict._caches.pop(est, None)
+            two = est.predict_proba(Xq)
+            fixed["threads"] = 0  # the runtime rule
+            fastmlp._predict._caches.pop(est, None)
+            monkeypatch.setattr(fastmlp._predict, "make_dataset", spy_ds)
+            hold_one_thread(0)
+            disturbed = est.predict_proba(Xq)
+            # and the next call, still in the backoff
+            again = est.predict_proba(Xq)
+    finally:
+        hold_one_thread(0)
+    assert [ws.n_threads for ws in made] == [1, 2, 2]
+    on_threads, on_one = made[-1].regions_on_threads
+    assert on_threads >= 1 and on_one >= 1
+    if kind == "float64":
+        # one region for the whole call: the fallback shows in the next call
+        assert on_threads == 1 and on_one == 1
+    for got in (disturbed, again, one):
+        np.testing.assert_array_equal(got, two)
