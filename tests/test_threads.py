@@ -487,3 +487,73 @@ def test_predict_falling_back_mid_call_gives_the_same_bits(kind, monkeypatch):
         assert on_threads == 1 and on_one == 1
     for got in (disturbed, again, one):
         np.testing.assert_array_equal(got, two)
+
+
+class _Pausing:
+    """A Workspace whose first evaluation waits for `go` after setting
+    `inside` (the fit then holds its BLAS limit)."""
+
+    def __init__(self, ws, inside, go):
+        self.ws, self.inside, self.go = ws, inside, go
+
+    def loss_grad(self, *args, **kw):
+        if not self.inside.is_set():
+            self.inside.set()
+            assert self.go.wait(30)
+        return self.ws.loss_grad(*args, **kw)
+
+
+@pytest.mark.parametrize("other_limit", [1, 3])
+@pytest.mark.parametrize("order", [
+    ("tp in", "fit in", "tp out", "fit out"),
+    ("tp in", "fit in", "fit out", "tp out"),
+    ("fit in", "tp in", "tp out", "fit out"),
+])
+def test_fit_and_a_threadpoolctl_limit_in_another_thread_leave_blas_as_it_was(
+        order, other_limit, monkeypatch):
+    """A fastmlp fit and threadpoolctl's threadpool_limits (as sklearn's
+    KMeans holds it) in two Python threads, in the orders the fit's limit
+    decides: the fit restores only a limit it set and that nobody changed
+    since, so OpenBLAS ends with its original threads (it used to end with
+    the other holder's 3 when that holder left first).
+    (threadpoolctl limit in, fit in, fit out, threadpoolctl out leaves one
+    thread whoever the first holder is: the second threadpoolctl limit saves
+    the first's one thread and restores it last; see _SharedBlasLimit.)"""
+    from threadpoolctl import threadpool_limits
+
+    if not any(i["internal_api"] == "openblas" for i in threadpool_info()):
+        pytest.skip("the process-wide limit of OpenBLAS is what this checks")
+    original = _blas_threads()
+    events = {step: threading.Event() for step in order}
+    done = {step: threading.Event() for step in order}
+    go_on = threading.Event()
+    real = fastmlp._base.make_workspace
+    monkeypatch.setattr(fastmlp._base, "make_workspace",
+                        lambda *a, **k: _Pausing(real(*a, **k), done["fit in"], go_on))
+
+    def fit():
+        assert events["fit in"].wait(30)
+        job = JOBS[0]
+        thread = threading.Thread(target=_fit, args=(job,))
+        thread.start()
+        assert events["fit out"].wait(30)
+        go_on.set()
+        thread.join()
+        done["fit out"].set()
+
+    def other():
+        assert events["tp in"].wait(30)
+        with threadpool_limits(other_limit, user_api="blas"):
+            done["tp in"].set()
+            assert events["tp out"].wait(30)
+        done["tp out"].set()
+
+    threads = [threading.Thread(target=fit), threading.Thread(target=other)]
+    for t in threads:
+        t.start()
+    for step in order:
+        events[step].set()
+        assert done[step].wait(30), step
+    for t in threads:
+        t.join()
+    assert _blas_threads() == original
