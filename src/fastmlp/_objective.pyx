@@ -6,8 +6,10 @@ holds their per-thread buffers.
 
 Memory beyond the data is per thread: activations of one chunk of rows for
 every layer, one temporary for the backward pass, a gather buffer for row
-subsets of dense data, and one gradient accumulator (thread 0 writes straight
-into the output gradient). Nothing grows with n_samples.
+subsets of dense data, and one gradient accumulator per part of the rows (part
+0 writes straight into the output gradient). A Workspace of n threads splits
+its work into n parts; how many threads run them is decided per call
+(_minibatch_threads), which never changes a bit. Nothing grows with n_samples.
 """
 
 import numpy as np
