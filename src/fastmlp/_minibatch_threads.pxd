@@ -15,6 +15,8 @@ cdef struct Adapt:
     intp until_window     # unmeasured minibatches left before the next window
     intp window_left      # minibatches left in the current window
     double wall, cpu      # measured seconds in the current window
+    double rows           # rows of the current window's regions
+    double wall_per_row   # of the last window the threads paid in (0: none yet)
     long long on_threads  # minibatches (regions) run on several threads so far
     long long on_one      # minibatches (regions) run on one thread so far
 
@@ -23,4 +25,5 @@ cdef void adapt_init(Adapt* a, int parts) noexcept nogil
 cdef int adapt_threads(Adapt* a) noexcept nogil
 cdef bint adapt_measuring(const Adapt* a) noexcept nogil
 cdef intp adapt_segment(const Adapt* a) noexcept nogil
-cdef void adapt_after(Adapt* a, intp n_batches, double wall, const double* cpu) noexcept nogil
+cdef void adapt_after(Adapt* a, intp n_batches, double rows, double wall,
+                      const double* cpu) noexcept nogil

@@ -5,7 +5,7 @@ evaluation, a forward pass (the static rules, decided once per call or fit,
 are in _threads.py). Every region splits its work into parts fixed before it
 runs, so the results never depend on this decision."""
 
-from fastmlp._openmp cimport omp_get_wtime
+from fastmlp._openmp cimport fmp_thread_cpu_time, omp_get_wtime
 from fastmlp._typedefs cimport intp
 
 
@@ -32,6 +32,11 @@ cdef enum:
 # measurement's noise from holding on to threads that only break even
 cdef double PAYING_SHARE = 0.9
 
+# an unmeasured region this many times slower a row than the last paying
+# window's regions: the threads lose (calls of other sizes on the same runner
+# differ by less: 10 and 100 rows of a forward pass by 1.5x)
+cdef double SLOW_REGION = 3.0
+
 cdef double BACKOFF_MIN = 0.02, BACKOFF_MAX = 2.0
 # process-wide: until when threads are not tried again, and the next backoff
 # (shared by concurrent fits; a race only moves a retry, never a result)
@@ -43,14 +48,16 @@ cdef void adapt_start_window(Adapt* a) noexcept nogil:
     a.gap = 0
     a.until_window = 0
     a.window_left = WINDOW
-    a.wall = a.cpu = 0
+    a.wall = a.cpu = a.rows = 0
 
 
 cdef void adapt_init(Adapt* a, int parts) noexcept nogil:
     a.parts = parts
     a.forced = 0
     a.on_threads = a.on_one = 0
-    a.blind = False
+    a.wall_per_row = 0
+    # no per-thread CPU clock here (Windows): all the threads, unmeasured
+    a.blind = fmp_thread_cpu_time() < 0
     adapt_start_window(a)
     if parts > 1 and omp_get_wtime() < g_retry_at:
         a.threads = 1
@@ -87,24 +94,40 @@ cdef intp adapt_segment(const Adapt* a) noexcept nogil:
     return 1 if a.window_left == WINDOW else a.window_left
 
 
-cdef void adapt_after(Adapt* a, intp n_batches, double wall, const double* cpu) noexcept nogil:
-    """Book a segment of n_batches minibatches run on several threads (its
-    region's wall time and its threads' CPU times when it was measured)."""
+cdef void adapt_lose(Adapt* a) noexcept nogil:
+    """The threads lose: every runner of the process on one thread until the
+    backoff ends (which doubles while they keep losing)."""
     global g_retry_at, g_backoff
+    a.threads = 1
+    g_retry_at = omp_get_wtime() + g_backoff
+    g_backoff = 2 * g_backoff if g_backoff < BACKOFF_MAX else BACKOFF_MAX
+
+
+cdef void adapt_after(Adapt* a, intp n_batches, double rows, double wall,
+                      const double* cpu) noexcept nogil:
+    """Book a segment of n_batches minibatches (regions) over rows rows run
+    on several threads: its region's wall time, and its threads' CPU times
+    when it was measured."""
+    global g_backoff
     cdef int k
     cdef double c = 0
     if a.forced > 0 or a.blind or a.threads == 1:
         return
     if a.until_window > 0:
+        # unmeasured, but the wall clock is cheap: a region far slower a row
+        # than the last window's (a thread descheduled for a time slice,
+        # milliseconds) ends the threads' turn at once, not after the gap
+        if a.wall_per_row > 0 and wall > SLOW_REGION * a.wall_per_row * rows:
+            adapt_start_window(a)
+            adapt_lose(a)
+            return
         a.until_window -= n_batches
         return
     for k in range(a.parts):
-        if cpu[k] < 0:      # no per-thread CPU clock here: keep the threads
-            a.blind = True
-            return
         c += cpu[k]
     a.cpu += c
     a.wall += wall
+    a.rows += rows
     a.window_left -= n_batches
     if a.window_left > 0 and not a.wall > a.cpu:
         return
@@ -114,13 +137,12 @@ cdef void adapt_after(Adapt* a, intp n_batches, double wall, const double* cpu) 
         g_backoff = BACKOFF_MIN
         a.gap = 2 * a.gap + GAP_STEP if 2 * a.gap + GAP_STEP < GAP_MAX else GAP_MAX
         a.until_window = a.gap
+        a.wall_per_row = a.wall / a.rows if a.rows > 0 else 0
     else:
         # no better than one thread (or worse already: stop at once)
-        a.threads = 1
-        g_retry_at = omp_get_wtime() + g_backoff
-        g_backoff = 2 * g_backoff if g_backoff < BACKOFF_MAX else BACKOFF_MAX
+        adapt_lose(a)
     a.window_left = WINDOW
-    a.wall = a.cpu = 0
+    a.wall = a.cpu = a.rows = 0
 
 
 def hold_one_thread(double seconds):

@@ -284,7 +284,7 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
         if measure:
             for k in range(K):
                 cpu[k] = 0
-            t0 = omp_get_wtime()
+        t0 = omp_get_wtime()
         with parallel(num_threads=T):
             # the team may be smaller than asked (OMP_THREAD_LIMIT, nesting,
             # OMP_DYNAMIC): its threads take all the parts anyway
@@ -300,7 +300,7 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
                 j = j + team
             if measure:
                 cpu[t] = fmp_thread_cpu_time() - c0
-        adapt_after(adapt, 1, omp_get_wtime() - t0 if measure else 0, cpu)
+        adapt_after(adapt, 1, <double> d.n, omp_get_wtime() - t0, cpu)
         adapt.on_threads += 1
     for k in range(K):
         loss += lacc[k]
@@ -409,12 +409,15 @@ cdef void columns_forward(const NetSpec* net, const DataSpec* d, const floating*
     """Thread t's part of the forward pass of d's rows as one chunk in
     column blocks (work: the team's one chunk buffer), layer by layer; with
     seen_nonfinite (this thread's flag), thread t first checks its share of
-    the rows; with cpu (this thread's), the CPU seconds of its work (not of
-    its waits) are added to it."""
+    the rows; with cpu (this thread's), the CPU seconds of its work are added
+    to it: its CPU time less the wall time of its waits at the barriers
+    (a thread's CPU clock costs microseconds a read in a virtual machine,
+    the wall clock a tenth of that)."""
     cdef int L = net.n_layers - 1
     cdef int l
     cdef intp r0 = (d.n * t) // team
     cdef double c0 = fmp_thread_cpu_time() if cpu != NULL else 0
+    cdef double waited = 0, w0 = 0
     if seen_nonfinite != NULL and not rows_finite(<const floating*> d.X, d, r0,
                                                   (d.n * (t + 1)) // team - r0):
         seen_nonfinite[0] = 1
@@ -422,16 +425,18 @@ cdef void columns_forward(const NetSpec* net, const DataSpec* d, const floating*
         layer_columns(net, d, params, work, l, d.n, t, team)
         if team > 1:
             if cpu != NULL:
-                cpu[0] += fmp_thread_cpu_time() - c0
+                w0 = omp_get_wtime()
             # (one thread: no region, and a barrier would bind to a caller's)
             fmp_barrier()
             if cpu != NULL:
-                c0 = fmp_thread_cpu_time()
+                waited += omp_get_wtime() - w0
     if t == 0:
         output_rows(net.output, work + net.act_off[L], params + net.int_off[L - 1],
                     out, d.n, net.units[L])
     if cpu != NULL:
-        cpu[0] += fmp_thread_cpu_time() - c0
+        # (a wait while descheduled is wall time but no CPU time: never below 0)
+        c0 = fmp_thread_cpu_time() - c0 - waited
+        cpu[0] += c0 if c0 > 0 else 0
 
 
 cdef void rows_forward(const NetSpec* net, const DataSpec* d, const floating* params,
@@ -477,7 +482,7 @@ cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* pa
     if measure:
         for j in range(n_threads):
             cpu[j] = 0
-        t0 = omp_get_wtime()
+    t0 = omp_get_wtime()
     with parallel(num_threads=T):
         t = omp_get_thread_num()
         team = omp_get_num_threads()
@@ -492,7 +497,7 @@ cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* pa
                          (k * t) // team, (k * (t + 1)) // team, seen)
             if measure:
                 cpu[t] = fmp_thread_cpu_time() - c0
-    adapt_after(adapt, 1, omp_get_wtime() - t0 if measure else 0, cpu)
+    adapt_after(adapt, 1, <double> d.n, omp_get_wtime() - t0, cpu)
     adapt.on_threads += 1
 
 
