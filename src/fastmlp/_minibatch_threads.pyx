@@ -18,9 +18,11 @@ from fastmlp._typedefs cimport intp
 # time its threads spent working (what one thread would need). When the
 # threads stop clearly beating one thread, every runner of the process goes on
 # with one thread for a while (20 ms at first, doubling up to 2 s while the
-# threads keep losing) and then tries them again. Between windows the threads
-# run unmeasured regions, a growing number of them. The results do not depend
-# on any of this.
+# threads keep losing, and at least 8 times the losing regions' time) and then
+# tries them again. Between windows the threads run unmeasured regions, a
+# growing number of them, whose wall time alone is checked: one far slower a
+# row than the last window's ends the threads' turn at once. The results do
+# not depend on any of this.
 
 cdef enum:
     WINDOW = 4            # minibatches per measurement
@@ -37,7 +39,7 @@ cdef double PAYING_SHARE = 0.9
 # differ by less: 10 and 100 rows of a forward pass by 1.5x)
 cdef double SLOW_REGION = 3.0
 
-cdef double BACKOFF_MIN = 0.02, BACKOFF_MAX = 2.0
+cdef double BACKOFF_MIN = 0.02, BACKOFF_MAX = 2.0, BACKOFF_REGIONS = 8
 # process-wide: until when threads are not tried again, and the next backoff
 # (shared by concurrent fits; a race only moves a retry, never a result)
 cdef double g_retry_at = 0, g_backoff = 0.02
@@ -94,12 +96,15 @@ cdef intp adapt_segment(const Adapt* a) noexcept nogil:
     return 1 if a.window_left == WINDOW else a.window_left
 
 
-cdef void adapt_lose(Adapt* a) noexcept nogil:
-    """The threads lose: every runner of the process on one thread until the
-    backoff ends (which doubles while they keep losing)."""
+cdef void adapt_lose(Adapt* a, double wall) noexcept nogil:
+    """The threads lose (wall: the losing region's, or window's, seconds):
+    every runner of the process on one thread until the backoff ends, which
+    doubles while they keep losing and is never shorter than BACKOFF_REGIONS
+    such regions (a retry of a long region costs as long a region)."""
     global g_retry_at, g_backoff
+    cdef double wait = g_backoff if g_backoff > BACKOFF_REGIONS * wall else BACKOFF_REGIONS * wall
     a.threads = 1
-    g_retry_at = omp_get_wtime() + g_backoff
+    g_retry_at = omp_get_wtime() + wait
     g_backoff = 2 * g_backoff if g_backoff < BACKOFF_MAX else BACKOFF_MAX
 
 
@@ -119,7 +124,7 @@ cdef void adapt_after(Adapt* a, intp n_batches, double rows, double wall,
         # milliseconds) ends the threads' turn at once, not after the gap
         if a.wall_per_row > 0 and wall > SLOW_REGION * a.wall_per_row * rows:
             adapt_start_window(a)
-            adapt_lose(a)
+            adapt_lose(a, wall)
             return
         a.until_window -= n_batches
         return
@@ -140,7 +145,7 @@ cdef void adapt_after(Adapt* a, intp n_batches, double rows, double wall,
         a.wall_per_row = a.wall / a.rows if a.rows > 0 else 0
     else:
         # no better than one thread (or worse already: stop at once)
-        adapt_lose(a)
+        adapt_lose(a, a.wall)
     a.window_left = WINDOW
     a.wall = a.cpu = a.rows = 0
 
