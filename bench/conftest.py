@@ -71,7 +71,10 @@ class Speedups:
 
 
 def _ms(t):
-    return "-" if t is None else f"{t * 1e3:.1f} ms"
+    if t is None:
+        return "-"
+    # predict latencies are tenths of a millisecond
+    return f"{t * 1e3:.1f} ms" if t >= 0.01 else f"{t * 1e3:.3f} ms"
 
 
 _START = pytest.StashKey()

@@ -360,6 +360,85 @@ def test_deterministic_and_thread_count_independent(dtype, kind, units):
         np.testing.assert_allclose(g2, g1, rtol=1e-12, atol=1e-12 * np.abs(g1).max())
 
 
+@pytest.mark.parametrize("kind", INPUTS)
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["f64", "f32"])
+def test_threads_of_a_region_never_change_a_bit(dtype, kind):
+    """A Workspace of 3 threads splits an evaluation into 3 parts whatever
+    threads the runtime rule gives its region: 1, 2 or 3 (fixed) or the
+    measured count give the same bits, and each region is booked on the
+    threads that ran it."""
+    lay, ds, X, Xd, Y, sw, params = make_problem(
+        "relu", "softmax", kind, dtype, units=(23, 70, 8, 3), n=N_ROWS, weighted=True,
+        chunk=32, seed=13
+    )
+    sw_sum = sw_total(sw, slice(None), N_ROWS)
+    ws = _objective.Workspace(lay, 3, dtype)
+    fwd = _objective.Workspace(lay, 3, dtype, False)
+    got = []
+    for fixed in (1, 2, 3, 0):
+        ws.fixed_threads = fwd.fixed_threads = fixed
+        if fixed:
+            assert ws.threads == fwd.threads == fixed
+        before = ws.regions_on_threads
+        loss, grad = run_loss_grad(ws, params, ds, 0.01, sw_sum)
+        after = ws.regions_on_threads
+        if fixed == 1:
+            assert after == (before[0], before[1] + 1)
+        elif fixed > 1:
+            assert after == (before[0] + 1, before[1])
+        out = np.empty((N_ROWS, 3), dtype=dtype)
+        fwd.forward(params, ds, out)
+        got.append((loss, grad, out))
+    assert_close(got[0][1], reference(params, (23, 70, 8, 3), Xd, Y, sw, 0.01, "relu",
+                                      "softmax", dtype)[1], RTOL[dtype])
+    for loss, grad, out in got[1:]:
+        assert loss == got[0][0]
+        np.testing.assert_array_equal(grad, got[0][1])
+        np.testing.assert_array_equal(out, got[0][2])
+    with pytest.raises(ValueError, match="fixed_threads"):
+        ws.fixed_threads = -1
+
+
+@pytest.mark.parametrize("n_threads", [2, 3])
+def test_forward_by_columns_on_fewer_threads_than_the_workspace(n_threads):
+    """The column blocks of a few rows' pass are fixed by the network: run on
+    one thread (the fallback) or on all, the same bits."""
+    units, n = (20, 150, 9, 70, 4), 37
+    lay, ds, X, Xd, Y, sw, params = make_problem("tanh", "softmax", "C", np.float64,
+                                                 units=units, n=n, chunk=40, seed=9)
+    ws = _objective.Workspace(lay, n_threads, np.float64, False)
+    outs = []
+    for fixed in range(1, n_threads + 1):
+        ws.fixed_threads = fixed
+        outs.append(ws.forward(params, ds, np.empty((n, 4)), columns=True,
+                               check_finite=True))
+    for out in outs[1:]:
+        np.testing.assert_array_equal(out, outs[0])
+
+
+def test_a_fallback_reaches_every_workspace_of_the_process():
+    """When one runner finds the threads losing, the process's other
+    Workspaces go on with one thread too, and try them again when the
+    backoff ends."""
+    from fastmlp._minibatch_threads import hold_one_thread
+
+    lay, ds, X, Xd, Y, sw, params = make_problem("relu", "softmax", "C", np.float64, seed=14)
+    ws = _objective.Workspace(lay, 2, np.float64)
+    try:
+        hold_one_thread(0)
+        assert ws.threads == 2
+        hold_one_thread(60)
+        assert ws.threads == 1
+        before = ws.regions_on_threads
+        run_loss_grad(ws, params, ds, 0.0, N_ROWS)
+        assert ws.regions_on_threads == (before[0], before[1] + 1)
+        # a workspace made during the backoff starts on one thread
+        assert _objective.Workspace(lay, 2, np.float64).threads == 1
+    finally:
+        hold_one_thread(0)
+    assert ws.threads == 2
+
+
 _THREAD_LIMIT_SCRIPT = """
 import numpy as np
 from fastmlp import _core, _objective, _epochs

@@ -383,3 +383,190 @@ def test_blas_limit_per_thread_libraries_in_each_thread():
     for t in threads:
         t.join()
     assert seen == {"a inside": 1, "b inside": 1, "a after": 4, "b after": 4}
+
+
+# ------------------------------------------- the rule decided at run time --
+
+
+class _FallingBack:
+    """A Workspace whose process falls back to one thread (as when other
+    processes hold the cores) at its at-th loss + gradient evaluation."""
+
+    def __init__(self, ws, at):
+        self.ws, self.at, self.calls = ws, at, 0
+
+    def loss_grad(self, *args, **kw):
+        from fastmlp._minibatch_threads import hold_one_thread
+
+        self.calls += 1
+        if self.calls == self.at:
+            hold_one_thread(60)
+        return self.ws.loss_grad(*args, **kw)
+
+
+@pytest.mark.parametrize("job", [j for j in JOBS if "weighted" in j[0] or "csr" in j[0]
+                                 or "float32" in j[0]], ids=lambda j: j[0])
+def test_lbfgs_fit_falling_back_mid_fit_gives_the_same_bits(job, monkeypatch):
+    """The team falls back to one thread from the 5th evaluation on: the fit
+    equals, bit for bit, the one whose evaluations all ran on two threads."""
+    from fastmlp._minibatch_threads import hold_one_thread
+
+    made = []
+    real = fastmlp._base.make_workspace
+
+    def spy(*args, **kw):
+        ws = real(*args, **kw)
+        made.append(ws)
+        if len(made) == 1:
+            ws.fixed_threads = 2  # undisturbed: every evaluation on both
+            return ws
+        return _FallingBack(ws, 5)
+
+    monkeypatch.setattr(fastmlp._base, "make_workspace", spy)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    from threadpoolctl import threadpool_limits
+
+    try:
+        with threadpool_limits(2, user_api="openmp"):
+            undisturbed = _state(_fit(job))
+            hold_one_thread(0)
+            disturbed = _state(_fit(job))
+    finally:
+        hold_one_thread(0)
+    assert [ws.n_threads for ws in made] == [2, 2]
+    on_threads, on_one = made[1].regions_on_threads
+    # the first evaluation runs on both threads (the backoff was clear); from
+    # the 5th on, one thread
+    assert on_threads >= 1 and on_one >= on_threads + on_one - 4
+    assert on_one >= 5
+    _assert_same_state(disturbed, undisturbed, job[0])
+
+
+@pytest.mark.parametrize("kind", ["float64", "float32 rows", "strided rows"])
+def test_predict_falling_back_mid_call_gives_the_same_bits(kind, monkeypatch):
+    """A predict over several 2048-row blocks (float32 or strided rows) or
+    one region falls back to one thread between blocks, or between calls:
+    the same bits as on two threads throughout and as on one thread."""
+    from threadpoolctl import threadpool_limits
+
+    from fastmlp._minibatch_threads import hold_one_thread
+
+    rng = np.random.RandomState(3)
+    Xf = rng.randn(5000, 40)
+    est = _fit(("", lambda: fastmlp.MLPClassifier(hidden_layer_sizes=(80,), max_iter=5,
+                                                 random_state=0), (Xf, rng.randint(0, 5, 5000)),
+                {}))
+    Xq = {"float64": Xf, "float32 rows": Xf.astype(np.float32),
+          "strided rows": np.hstack([Xf, Xf])[:, ::2]}[kind]
+    made = []
+    fixed = {"threads": 0}
+    real_ws, real_ds = fastmlp._network.Workspace, fastmlp._predict.make_dataset
+    datasets = []
+
+    def spy_ws(*args):
+        made.append(real_ws(*args))
+        made[-1].fixed_threads = fixed["threads"]
+        return made[-1]
+
+    def spy_ds(*args):
+        datasets.append(1)
+        if len(datasets) == 2:
+            hold_one_thread(60)
+        return real_ds(*args)
+
+    monkeypatch.setattr(fastmlp._network, "Workspace", spy_ws)
+    monkeypatch.setenv("OMP_NUM_THREADS", "2")
+    try:
+        with threadpool_limits(1, user_api="openmp"):
+            one = est.predict_proba(Xq)
+        with threadpool_limits(2, user_api="openmp"):
+            fixed["threads"] = 2  # undisturbed: every region on both threads
+            fastmlp._predict._caches.pop(id(est), None)
+            two = est.predict_proba(Xq)
+            fixed["threads"] = 0  # the runtime rule
+            fastmlp._predict._caches.pop(id(est), None)
+            monkeypatch.setattr(fastmlp._predict, "make_dataset", spy_ds)
+            hold_one_thread(0)
+            disturbed = est.predict_proba(Xq)
+            # and the next call, still in the backoff
+            again = est.predict_proba(Xq)
+    finally:
+        hold_one_thread(0)
+    assert [ws.n_threads for ws in made] == [1, 2, 2]
+    on_threads, on_one = made[-1].regions_on_threads
+    assert on_threads >= 1 and on_one >= 1
+    if kind == "float64":
+        # one region for the whole call: the fallback shows in the next call
+        assert on_threads == 1 and on_one == 1
+    for got in (disturbed, again, one):
+        np.testing.assert_array_equal(got, two)
+
+
+class _Pausing:
+    """A Workspace whose first evaluation waits for `go` after setting
+    `inside` (the fit then holds its BLAS limit)."""
+
+    def __init__(self, ws, inside, go):
+        self.ws, self.inside, self.go = ws, inside, go
+
+    def loss_grad(self, *args, **kw):
+        if not self.inside.is_set():
+            self.inside.set()
+            assert self.go.wait(30)
+        return self.ws.loss_grad(*args, **kw)
+
+
+@pytest.mark.parametrize("other_limit", [1, 3])
+@pytest.mark.parametrize("order", [
+    ("tp in", "fit in", "tp out", "fit out"),
+    ("tp in", "fit in", "fit out", "tp out"),
+    ("fit in", "tp in", "tp out", "fit out"),
+])
+def test_fit_and_a_threadpoolctl_limit_in_another_thread_leave_blas_as_it_was(
+        order, other_limit, monkeypatch):
+    """A fastmlp fit and threadpoolctl's threadpool_limits (as sklearn's
+    KMeans holds it) in two Python threads, in the orders the fit's limit
+    decides: the fit restores only a limit it set and that nobody changed
+    since, so OpenBLAS ends with its original threads (it used to end with
+    the other holder's 3 when that holder left first).
+    (threadpoolctl limit in, fit in, fit out, threadpoolctl out leaves one
+    thread whoever the first holder is: the second threadpoolctl limit saves
+    the first's one thread and restores it last; see _SharedBlasLimit.)"""
+    from threadpoolctl import threadpool_limits
+
+    if not any(i["internal_api"] == "openblas" for i in threadpool_info()):
+        pytest.skip("the process-wide limit of OpenBLAS is what this checks")
+    original = _blas_threads()
+    events = {step: threading.Event() for step in order}
+    done = {step: threading.Event() for step in order}
+    go_on = threading.Event()
+    real = fastmlp._base.make_workspace
+    monkeypatch.setattr(fastmlp._base, "make_workspace",
+                        lambda *a, **k: _Pausing(real(*a, **k), done["fit in"], go_on))
+
+    def fit():
+        assert events["fit in"].wait(30)
+        job = JOBS[0]
+        thread = threading.Thread(target=_fit, args=(job,))
+        thread.start()
+        assert events["fit out"].wait(30)
+        go_on.set()
+        thread.join()
+        done["fit out"].set()
+
+    def other():
+        assert events["tp in"].wait(30)
+        with threadpool_limits(other_limit, user_api="blas"):
+            done["tp in"].set()
+            assert events["tp out"].wait(30)
+        done["tp out"].set()
+
+    threads = [threading.Thread(target=fit), threading.Thread(target=other)]
+    for t in threads:
+        t.start()
+    for step in order:
+        events[step].set()
+        assert done[step].wait(30), step
+    for t in threads:
+        t.join()
+    assert _blas_threads() == original

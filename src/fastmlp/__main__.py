@@ -9,9 +9,13 @@ Each side is timed in its own block of fits (a warm-up fit, then fits until
 the block has run MIN_FITS fits and MIN_SECONDS seconds): OpenBLAS and OpenMP
 worker threads keep spinning after their work, so interleaved fits would steal
 each other's cores. sklearn runs twice: as installed (BLAS on all cores) and
-with BLAS held to one thread.
+with BLAS held to one thread; fastmlp twice: on its default threads and held
+to one. The machine's load average and core count are printed before and
+after: figures measured while other processes hold the cores are not idle
+figures.
 """
 
+import os
 import sys
 import time
 import warnings
@@ -59,6 +63,14 @@ def _ms(t):
     return f"{t * 1000:.1f}"
 
 
+def machine_load():
+    """The 1-minute load average against the cores, as a sentence."""
+    cores = os.cpu_count()
+    if not hasattr(os, "getloadavg"):
+        return f"{cores} cores (no load average on this system)"
+    return f"load average {os.getloadavg()[0]:.2f} on {cores} cores"
+
+
 def main():
     X, y = load_digits(return_X_y=True)
     X_train, X_test, y_train, y_test = train_test_split(
@@ -69,14 +81,18 @@ def main():
         ("sklearn", "", f"BLAS {blas_threads()}", SkMLPClassifier, None),
         ("sklearn", ", BLAS 1 thread", "BLAS 1", SkMLPClassifier, 1),
         ("fastmlp", "", f"OpenMP {effective_n_threads()}", MLPClassifier, None),
+        ("fastmlp", ", 1 thread", "OpenMP 1", MLPClassifier, 1),
     )
+    load_before = machine_load()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
         for width in (16, 64):
             kw = dict(hidden_layer_sizes=(width,), solver="lbfgs", max_iter=100,
                       alpha=1e-4, random_state=1)
-            for lib, variant, threads, Model, blas_limit in sides:
-                with threadpool_limits(blas_limit, user_api="blas"):
+            for lib, variant, threads, Model, one_thread in sides:
+                # sklearn's threads are BLAS's, fastmlp's OpenMP's
+                api = "openmp" if lib == "fastmlp" else "blas"
+                with threadpool_limits(one_thread, user_api=api):
                     model, times = timed_block(lambda: Model(**kw), X_train, y_train)
                 medians[lib + variant, width] = np.median(times)
                 converged = "yes" if model.n_iter_ < model.max_iter else "no"
@@ -89,6 +105,8 @@ def main():
     print(f"fastmlp {__version__}: digits, {X_train.shape[0]} train / {X_test.shape[0]} "
           f"test samples. Each model is timed in its own block: one warm-up fit, then "
           f"at least {MIN_FITS} fits and {MIN_SECONDS:g} s.")
+    print(f"Machine: {load_before} before the fits, {machine_load()} after (a load near or "
+          "above the cores means other processes held them: not idle figures).")
     head = ("model", "threads", "accuracy", "stored numbers", "iterations", "converged",
             "fit median", "min - max", "fits")
     fmt = "{:<32} {:>9} {:>8} {:>14} {:>10} {:>9} {:>10} {:>18} {:>4}"
@@ -103,7 +121,8 @@ def main():
         fm = medians["fastmlp", width]
         print(f"  ({width},): {medians['sklearn', width] / fm:.1f}x over sklearn as installed, "
               f"{medians['sklearn, BLAS 1 thread', width] / fm:.1f}x over sklearn with "
-              "BLAS on one thread")
+              f"BLAS on one thread, {medians['fastmlp, 1 thread', width] / fm:.1f}x over "
+              "fastmlp on one thread")
     print("Most of sklearn's time on data this small is BLAS thread start-up inside tiny "
           "matrix products, so the one-thread column is the fair comparison.")
     print("A model that did not converge ran all max_iter=100 iterations: a longer fit "

@@ -295,7 +295,7 @@ cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* par
     scratch: SUMS_PER_PART * K doubles."""
     cdef Step s
     cdef intp start = 0, n_batches, left, most, k
-    cdef double t0, wall, per_batch, since_check = 0
+    cdef double t0, per_batch, since_check = 0
     cdef int nt
     cdef bint measure
     s.net = net
@@ -326,11 +326,11 @@ cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* par
             if measure:
                 for k in range(s.K):
                     cpu[k] = 0
-                t0 = omp_get_wtime()
+            t0 = omp_get_wtime()
             segment_parallel(&s, d, params, grad, s1, s2, work, gacc, start, n_batches,
                              nt, loss_sum)
-            wall = omp_get_wtime() - t0 if measure else 0
-            adapt_after(adapt, n_batches, wall, cpu)
+            adapt_after(adapt, n_batches, <double> (n_batches * batch_size),
+                        omp_get_wtime() - t0, cpu)
             adapt.on_threads += n_batches
         start += n_batches * batch_size
         since_check += <double> n_batches * per_batch

@@ -1,20 +1,27 @@
-"""How many threads the minibatches of sgd/adam run on, while the fit runs
-(the static rules, decided once per fit, are in _threads.py)."""
+"""How many threads a parallel region runs on, decided while a fit or a
+predict runs: a segment of sgd/adam minibatches, an L-BFGS loss + gradient
+evaluation, a forward pass (the static rules, decided once per call or fit,
+are in _threads.py). Every region splits its work into parts fixed before it
+runs, so the results never depend on this decision."""
 
-from fastmlp._openmp cimport omp_get_wtime
+from fastmlp._openmp cimport fm_thread_cpu_time, omp_get_wtime
 from fastmlp._typedefs cimport intp
 
 
 # On idle cores the threads pay (about 1.5-1.9x on two), but when other
 # processes hold the cores they cost many times over: the threads wait for each
-# other at every barrier while descheduled. So while the runner uses all its
-# threads it measures, in windows of a few minibatches (one segment), the
-# region's wall time against the CPU time its threads spent working (what one
-# thread would need). When the threads stop clearly beating one thread, every
-# runner of the process goes on with one thread for a while (20 ms at first,
-# doubling up to 2 s while the threads keep losing) and then tries them again.
-# Between windows the threads run unmeasured segments of a growing number of
-# minibatches. The results do not depend on any of this.
+# other at every barrier while descheduled. So while a runner (an EpochRunner,
+# or a Workspace's evaluations and forward passes) uses all its threads it
+# measures, in windows of a few regions (a region: one segment of minibatches,
+# one evaluation or one forward pass), the region's wall time against the CPU
+# time its threads spent working (what one thread would need). When the
+# threads stop clearly beating one thread, every runner of the process goes on
+# with one thread for a while (20 ms at first, doubling up to 2 s while the
+# threads keep losing, and at least 8 times the losing regions' time) and then
+# tries them again. Between windows the threads run unmeasured regions, a
+# growing number of them, whose wall time alone is checked: one far slower a
+# row than the last window's ends the threads' turn at once. The results do
+# not depend on any of this.
 
 cdef enum:
     WINDOW = 4            # minibatches per measurement
@@ -26,7 +33,12 @@ cdef enum:
 # measurement's noise from holding on to threads that only break even
 cdef double PAYING_SHARE = 0.9
 
-cdef double BACKOFF_MIN = 0.02, BACKOFF_MAX = 2.0
+# an unmeasured region this many times slower a row than the last paying
+# window's regions: the threads lose (calls of other sizes on the same runner
+# differ by less: 10 and 100 rows of a forward pass by 1.5x)
+cdef double SLOW_REGION = 3.0
+
+cdef double BACKOFF_MIN = 0.02, BACKOFF_MAX = 2.0, BACKOFF_REGIONS = 8
 # process-wide: until when threads are not tried again, and the next backoff
 # (shared by concurrent fits; a race only moves a retry, never a result)
 cdef double g_retry_at = 0, g_backoff = 0.02
@@ -37,14 +49,16 @@ cdef void adapt_start_window(Adapt* a) noexcept nogil:
     a.gap = 0
     a.until_window = 0
     a.window_left = WINDOW
-    a.wall = a.cpu = 0
+    a.wall = a.cpu = a.rows = 0
 
 
 cdef void adapt_init(Adapt* a, int parts) noexcept nogil:
     a.parts = parts
     a.forced = 0
     a.on_threads = a.on_one = 0
-    a.blind = False
+    a.wall_per_row = 0
+    # no per-thread CPU clock here (Windows): all the threads, unmeasured
+    a.blind = fm_thread_cpu_time() < 0
     adapt_start_window(a)
     if parts > 1 and omp_get_wtime() < g_retry_at:
         a.threads = 1
@@ -53,9 +67,13 @@ cdef void adapt_init(Adapt* a, int parts) noexcept nogil:
 cdef int adapt_threads(Adapt* a) noexcept nogil:
     if a.forced > 0:
         return a.forced if a.forced < a.parts else a.parts
-    if a.blind:
+    if a.blind or a.parts == 1:
         return a.parts
-    if a.threads == 1 and a.parts > 1 and omp_get_wtime() >= g_retry_at:
+    if omp_get_wtime() < g_retry_at:
+        # another runner of the process found the threads losing: one
+        # thread here too, whatever this runner measured last
+        a.threads = 1
+    elif a.threads == 1:
         adapt_start_window(a)
     return a.threads
 
@@ -77,24 +95,43 @@ cdef intp adapt_segment(const Adapt* a) noexcept nogil:
     return 1 if a.window_left == WINDOW else a.window_left
 
 
-cdef void adapt_after(Adapt* a, intp n_batches, double wall, const double* cpu) noexcept nogil:
-    """Book a segment of n_batches minibatches run on several threads (its
-    region's wall time and its threads' CPU times when it was measured)."""
+cdef void adapt_lose(Adapt* a, double wall) noexcept nogil:
+    """The threads lose (wall: the losing region's, or window's, seconds):
+    every runner of the process on one thread until the backoff ends, which
+    doubles while they keep losing and is never shorter than BACKOFF_REGIONS
+    such regions (a retry of a long region costs as long a region)."""
     global g_retry_at, g_backoff
+    cdef double wait = g_backoff if g_backoff > BACKOFF_REGIONS * wall else BACKOFF_REGIONS * wall
+    a.threads = 1
+    g_retry_at = omp_get_wtime() + wait
+    g_backoff = 2 * g_backoff if g_backoff < BACKOFF_MAX else BACKOFF_MAX
+
+
+cdef void adapt_after(Adapt* a, intp n_batches, double rows, double wall,
+                      const double* cpu) noexcept nogil:
+    """Book a segment of n_batches minibatches (regions) over rows rows run
+    on several threads: its region's wall time, and its threads' CPU times
+    when it was measured."""
+    global g_backoff
     cdef int k
     cdef double c = 0
     if a.forced > 0 or a.blind or a.threads == 1:
         return
     if a.until_window > 0:
+        # unmeasured, but the wall clock is cheap: a region far slower a row
+        # than the last window's (a thread descheduled for a time slice,
+        # milliseconds) ends the threads' turn at once, not after the gap
+        if a.wall_per_row > 0 and wall > SLOW_REGION * a.wall_per_row * rows:
+            adapt_start_window(a)
+            adapt_lose(a, wall)
+            return
         a.until_window -= n_batches
         return
     for k in range(a.parts):
-        if cpu[k] < 0:      # no per-thread CPU clock here: keep the threads
-            a.blind = True
-            return
         c += cpu[k]
     a.cpu += c
     a.wall += wall
+    a.rows += rows
     a.window_left -= n_batches
     if a.window_left > 0 and not a.wall > a.cpu:
         return
@@ -104,10 +141,16 @@ cdef void adapt_after(Adapt* a, intp n_batches, double wall, const double* cpu) 
         g_backoff = BACKOFF_MIN
         a.gap = 2 * a.gap + GAP_STEP if 2 * a.gap + GAP_STEP < GAP_MAX else GAP_MAX
         a.until_window = a.gap
+        a.wall_per_row = a.wall / a.rows if a.rows > 0 else 0
     else:
         # no better than one thread (or worse already: stop at once)
-        a.threads = 1
-        g_retry_at = omp_get_wtime() + g_backoff
-        g_backoff = 2 * g_backoff if g_backoff < BACKOFF_MAX else BACKOFF_MAX
+        adapt_lose(a, a.wall)
     a.window_left = WINDOW
-    a.wall = a.cpu = 0
+    a.wall = a.cpu = a.rows = 0
+
+
+def hold_one_thread(double seconds):
+    """Every runner of the process on one thread for the next seconds, as
+    when the threads were found losing (tests: a fallback in mid-fit)."""
+    global g_retry_at
+    g_retry_at = omp_get_wtime() + seconds

@@ -5,8 +5,10 @@ holds their per-thread buffers.
 
 Memory beyond the data is per thread: activations of one chunk of rows for
 every layer, one temporary for the backward pass, a gather buffer for row
-subsets of dense data, and one gradient accumulator (thread 0 writes straight
-into the output gradient). Nothing grows with n_samples.
+subsets of dense data, and one gradient accumulator per part of the rows (part
+0 writes straight into the output gradient). A Workspace of n threads splits
+its work into n parts; how many threads run them is decided per call
+(_minibatch_threads), which never changes a bit. Nothing grows with n_samples.
 """
 
 import numpy as np
@@ -24,7 +26,12 @@ from fastmlp._elementwise cimport (
 from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_nn, narrow_tn, narrow_nt
 from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss, is_robust, robust_loss
 from fastmlp._sparse cimport csr_nn, csr_tn
-from fastmlp._openmp cimport fm_barrier, omp_get_thread_num, omp_get_num_threads
+from fastmlp._minibatch_threads cimport (
+    Adapt, adapt_init, adapt_threads, adapt_measuring, adapt_after,
+)
+from fastmlp._openmp cimport (
+    fm_barrier, fm_thread_cpu_time, omp_get_thread_num, omp_get_num_threads, omp_get_wtime,
+)
 from fastmlp._typedefs cimport intp, OUT_SOFTMAX
 
 cnp.import_array()
@@ -286,44 +293,55 @@ cdef inline intp chunk_for(const NetSpec* net, intp n, int nt) noexcept nogil:
 
 cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
                            const floating* params, floating* grad, floating* work,
-                           floating* gacc, double* lacc, int n_threads,
-                           double alpha, double sw_sum) noexcept nogil:
+                           floating* gacc, double* lacc, int n_parts, Adapt* adapt,
+                           double* cpu, double alpha, double sw_sum) noexcept nogil:
     """Loss (sklearn's objective) at params; full gradient into grad.
 
-    Rows are split into n_threads contiguous blocks (static schedule), each
-    walked in chunks of at most net.chunk rows; thread t accumulates into
-    gacc[t - 1] (thread 0 into grad), reduced afterwards in thread order,
-    so a given thread count gives bit-identical results run to run.
+    Rows are split into n_parts contiguous parts, each walked in chunks of at
+    most net.chunk rows; part k accumulates into gacc[k - 1] (part 0 into
+    grad), reduced afterwards in part order. The parts run on the threads
+    adapt gives (thread t takes parts t, t + team, ...), so the result
+    depends on n_parts only: bit-identical on any number of threads.
     """
-    cdef int nt = n_threads
-    cdef int tt
-    cdef int team_size[1]
-    cdef intp P = net.n_params, chunk = chunk_for(net, d.n, nt)
-    cdef double loss = 0, reg
+    cdef int K = n_parts
+    cdef int k, T = adapt_threads(adapt) if K > 1 else 1
+    cdef intp P = net.n_params, chunk = chunk_for(net, d.n, K)
+    cdef double loss = 0, reg, t0 = 0
+    cdef bint measure = False
     # Cython makes the region's variables firstprivate: give them values
-    cdef int t = 0, team = 1
-    cdef intp lo = 0, hi = 0
-    cdef floating* my_acc = grad
-    cdef floating* my_work = work
-    if nt == 1:
-        lacc[0] = rows_loss_grad(net, d, params, grad, work, 0, d.n, chunk)
+    cdef int t = 0, team = 1, j = 0
+    cdef double c0 = 0
+    if T <= 1:
+        for k in range(K):
+            lacc[k] = rows_loss_grad(net, d, params, grad if k == 0 else gacc + (k - 1) * P,
+                                     work, (d.n * k) // K, (d.n * (k + 1)) // K, chunk)
+        adapt.on_one += 1
     else:
-        with parallel(num_threads=nt):
+        measure = adapt_measuring(adapt)
+        if measure:
+            for k in range(K):
+                cpu[k] = 0
+        t0 = omp_get_wtime()
+        with parallel(num_threads=T):
             # the team may be smaller than asked (OMP_THREAD_LIMIT, nesting,
-            # OMP_DYNAMIC): split the rows over the threads that really run
+            # OMP_DYNAMIC): its threads take all the parts anyway
             t = omp_get_thread_num()
             team = omp_get_num_threads()
-            if t == 0:
-                team_size[0] = team
-            my_work = work + t * net.work_size
-            my_acc = grad if t == 0 else gacc + (t - 1) * P
-            lo = (d.n * t) // team
-            hi = (d.n * (t + 1)) // team
-            lacc[t] = rows_loss_grad(net, d, params, my_acc, my_work, lo, hi, chunk)
-        nt = team_size[0]
-    for tt in range(nt):
-        loss += lacc[tt]
-    reg = finish_range(net, params, grad, gacc, nt, 0, P, alpha, sw_sum, 0.0)
+            if measure:
+                c0 = fm_thread_cpu_time()
+            j = t
+            while j < K:
+                lacc[j] = rows_loss_grad(net, d, params, grad if j == 0 else gacc + (j - 1) * P,
+                                         work + t * net.work_size, (d.n * j) // K,
+                                         (d.n * (j + 1)) // K, chunk)
+                j = j + team
+            if measure:
+                cpu[t] = fm_thread_cpu_time() - c0
+        adapt_after(adapt, 1, <double> d.n, omp_get_wtime() - t0, cpu)
+        adapt.on_threads += 1
+    for k in range(K):
+        loss += lacc[k]
+    reg = finish_range(net, params, grad, gacc, K, 0, P, alpha, sw_sum, 0.0)
     return (loss + 0.5 * alpha * reg) / sw_sum
 
 
@@ -425,25 +443,38 @@ cdef bint rows_finite(const floating* X, const DataSpec* d, intp r0, intp m) noe
 
 cdef void columns_forward(const NetSpec* net, const DataSpec* d, const floating* params,
                           floating* work, floating* out, int t, int team,
-                          int* seen_nonfinite) noexcept nogil:
+                          int* seen_nonfinite, double* cpu) noexcept nogil:
     """Thread t's part of the forward pass of d's rows as one chunk in
     column blocks (work: the team's one chunk buffer), layer by layer; with
     seen_nonfinite (this thread's flag), thread t first checks its share of
-    the rows."""
+    the rows; with cpu (this thread's), the CPU seconds of its work are added
+    to it: its CPU time less the wall time of its waits at the barriers
+    (a thread's CPU clock costs microseconds a read in a virtual machine,
+    the wall clock a tenth of that)."""
     cdef int L = net.n_layers - 1
     cdef int l
     cdef intp r0 = (d.n * t) // team
+    cdef double c0 = fm_thread_cpu_time() if cpu != NULL else 0
+    cdef double waited = 0, w0 = 0
     if seen_nonfinite != NULL and not rows_finite(<const floating*> d.X, d, r0,
                                                   (d.n * (t + 1)) // team - r0):
         seen_nonfinite[0] = 1
     for l in range(L):
         layer_columns(net, d, params, work, l, d.n, t, team)
         if team > 1:
+            if cpu != NULL:
+                w0 = omp_get_wtime()
             # (one thread: no region, and a barrier would bind to a caller's)
             fm_barrier()
+            if cpu != NULL:
+                waited += omp_get_wtime() - w0
     if t == 0:
         output_rows(net.output, work + net.act_off[L], params + net.int_off[L - 1],
                     out, d.n, net.units[L])
+    if cpu != NULL:
+        # (a wait while descheduled is wall time but no CPU time: never below 0)
+        c0 = fm_thread_cpu_time() - c0 - waited
+        cpu[0] += c0 if c0 > 0 else 0
 
 
 cdef void rows_forward(const NetSpec* net, const DataSpec* d, const floating* params,
@@ -462,30 +493,50 @@ cdef void rows_forward(const NetSpec* net, const DataSpec* d, const floating* pa
 
 
 cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* params,
-                       floating* work, floating* out, int n_threads, bint columns,
-                       int* seen_nonfinite) noexcept nogil:
-    """Output-layer values of d's rows into out, on the grid above; with
-    seen_nonfinite (one flag per thread, zeroed), a thread that reads a
-    non-finite input value sets its flag."""
+                       floating* work, floating* out, int n_threads, Adapt* adapt,
+                       double* cpu, bint columns, int* seen_nonfinite) noexcept nogil:
+    """Output-layer values of d's rows into out, on the grid above, on the
+    threads adapt gives (up to n_threads); with seen_nonfinite (one flag per
+    thread, zeroed), a thread that reads a non-finite input value sets its
+    flag."""
     cdef intp k = forward_chunks(net, d.n)
+    cdef int T = adapt_threads(adapt) if n_threads > 1 else 1
+    cdef bint measure = False
+    cdef double t0 = 0
     # firstprivate in the region (see loss_grad_impl)
     cdef int t = 0, team = 1
     cdef int* seen = NULL
-    if n_threads == 1:
+    cdef double* my_cpu = NULL
+    cdef double c0 = 0
+    cdef int j
+    if T <= 1:
         if columns:
-            columns_forward(net, d, params, work, out, 0, 1, seen_nonfinite)
+            columns_forward(net, d, params, work, out, 0, 1, seen_nonfinite, NULL)
         else:
             rows_forward(net, d, params, work, out, k, 0, k, seen_nonfinite)
+        adapt.on_one += 1
         return
-    with parallel(num_threads=n_threads):
+    measure = adapt_measuring(adapt)
+    if measure:
+        for j in range(n_threads):
+            cpu[j] = 0
+    t0 = omp_get_wtime()
+    with parallel(num_threads=T):
         t = omp_get_thread_num()
         team = omp_get_num_threads()
         seen = NULL if seen_nonfinite == NULL else seen_nonfinite + t
+        my_cpu = cpu + t if measure else NULL
         if columns:
-            columns_forward(net, d, params, work, out, t, team, seen)
+            columns_forward(net, d, params, work, out, t, team, seen, my_cpu)
         else:
+            if measure:
+                c0 = fm_thread_cpu_time()
             rows_forward(net, d, params, work + t * net.work_size, out, k,
                          (k * t) // team, (k * (t + 1)) // team, seen)
+            if measure:
+                cpu[t] = fm_thread_cpu_time() - c0
+    adapt_after(adapt, 1, <double> d.n, omp_get_wtime() - t0, cpu)
+    adapt.on_threads += 1
 
 
 # ------------------------------------------------------ Python facing ----
@@ -514,6 +565,30 @@ cdef class Workspace:
         self.gacc = np.empty((rows, layout.spec.n_params), dtype=self.dtype)
         self.lacc = np.zeros(n_threads, dtype=np.float64)
         self.seen_nonfinite = np.zeros(n_threads, dtype=np.intc)
+        self.cpu = np.zeros(n_threads, dtype=np.float64)
+        adapt_init(&self.adapt, n_threads)
+
+    @property
+    def threads(self):
+        """Threads the next region will run on (1 to n_threads)."""
+        return adapt_threads(&self.adapt)
+
+    @property
+    def regions_on_threads(self):
+        """(regions run on several threads, regions run on one) so far."""
+        return self.adapt.on_threads, self.adapt.on_one
+
+    @property
+    def fixed_threads(self):
+        """0: the threads follow the measured speed; n > 0: always n (capped
+        at n_threads). Results are the same either way."""
+        return self.adapt.forced
+
+    @fixed_threads.setter
+    def fixed_threads(self, int value):
+        if value < 0:
+            raise ValueError("fixed_threads must be >= 0")
+        self.adapt.forced = value
 
     @property
     def nbytes(self):
@@ -597,16 +672,18 @@ cdef double _loss_grad(Workspace ws, DataSpec* d, const floating* params, floati
     cdef floating* work = <floating*> cnp.PyArray_DATA(ws.work)
     cdef floating* gacc = <floating*> cnp.PyArray_DATA(ws.gacc)
     cdef double* lacc = <double*> cnp.PyArray_DATA(ws.lacc)
+    cdef double* cpu = <double*> cnp.PyArray_DATA(ws.cpu)
     cdef double r
     with nogil:
         r = loss_grad_impl(&ws.layout.spec, d, params, grad, work, gacc, lacc, ws.n_threads,
-                           alpha, sw_sum)
+                           &ws.adapt, cpu, alpha, sw_sum)
     return r
 
 
 cdef void _forward(Workspace ws, DataSpec* d, const floating* params, floating* out,
                    bint columns, int* seen_nonfinite) noexcept:
     cdef floating* work = <floating*> cnp.PyArray_DATA(ws.work)
+    cdef double* cpu = <double*> cnp.PyArray_DATA(ws.cpu)
     with nogil:
-        forward_impl(&ws.layout.spec, d, params, work, out, ws.n_threads, columns,
-                     seen_nonfinite)
+        forward_impl(&ws.layout.spec, d, params, work, out, ws.n_threads, &ws.adapt, cpu,
+                     columns, seen_nonfinite)

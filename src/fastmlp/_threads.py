@@ -202,14 +202,18 @@ def _set_threads(changes):
 
 
 def _hold_one_thread(libs):
-    """Each of libs set to one thread; returns what to restore."""
-    saved = [(lib, lib.num_threads) for lib in libs]
-    _set_threads([(lib, 1) for lib, n in saved if n != 1])
+    """Each of libs set to one thread; returns what to restore: the libraries
+    this changed, with their threads before."""
+    saved = [(lib, n) for lib, n in ((lib, lib.num_threads) for lib in libs) if n != 1]
+    _set_threads([(lib, 1) for lib, _ in saved])
     return saved
 
 
 def _restore(saved):
-    _set_threads([(lib, n) for lib, n in saved if n != 1])
+    """Each library of saved back to its threads, unless its limit is no
+    longer the one thread set here: another holder (threadpoolctl in another
+    Python thread) changed it since, and restores it itself."""
+    _set_threads([(lib, n) for lib, n in saved if lib.num_threads == 1])
 
 
 class _SharedBlasLimit:
@@ -220,8 +224,16 @@ class _SharedBlasLimit:
     saved and restored it would let the second save the first's limit (1)
     and restore it last, leaving BLAS on one thread for the rest of the
     process. For those the first call in sets the limit and the last one out
-    restores the original. A per-thread limit (MKL, an OpenMP-threaded BLAS)
-    is set and restored by each call in its own thread.
+    restores the original, only where it set the limit and only while the
+    limit is still its one thread (so a value another holder set meanwhile,
+    e.g. threadpoolctl's in another thread, stays). A per-thread limit (MKL,
+    an OpenMP-threaded BLAS) is set and restored by each call in its own
+    thread.
+
+    One interleaving leaks without us: a threadpoolctl limit entered in
+    another thread while this one holds saves our one thread as its
+    original and, leaving last, restores it. Two threadpoolctl limits leak
+    the same way; that holder's protocol, not ours, would have to change.
 
     It sets each library's threads directly (about 2 us a library), not
     through threadpoolctl's limit() (about 10 us a library), which is much of
