@@ -33,7 +33,9 @@ from sklearn.utils.validation import _assert_all_finite, check_is_fitted, valida
 from fastmlp._network import (
     as_kernel_input, chunk_rows, make_dataset, make_layout, nnz_per_row, pack,
 )
-from fastmlp._objective import FORWARD_COLUMNS, NonFiniteInput, Workspace, forward_gemm_work
+from fastmlp._objective import (
+    FEW_ROWS, FORWARD_COLUMNS, NonFiniteInput, Workspace, forward_gemm_work,
+)
 from fastmlp._threads import BLAS_LIMIT, threads_for_rows
 
 # OpenBLAS runs a product of at most this many multiply-adds on one thread
@@ -216,6 +218,10 @@ def forward(est, X, check_input=True):
     if not sp.issparse(X) and (X.dtype != dtype
                                or not (X.flags.c_contiguous or X.flags.f_contiguous)):
         blocks = [(a, min(n, a + _CONVERT_ROWS)) for a in range(0, n, _CONVERT_ROWS)]
+        if len(blocks) > 1 and blocks[-1][1] - blocks[-1][0] <= FEW_ROWS:
+            # a pass over so few rows has its own products: the last rows
+            # join the block before, so every row gets the whole X's values
+            blocks[-2:] = [(blocks[-2][0], n)]
         Xk = None
     else:
         Xk = as_kernel_input(X, dtype)
