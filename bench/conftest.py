@@ -71,7 +71,9 @@ class Speedups:
 
 
 def _ms(t):
-    return "-" if t is None else f"{t * 1e3:.1f} ms"
+    if t is None:
+        return "-"
+    return f"{t * 1e6:.1f} us" if t < 1e-3 else f"{t * 1e3:.1f} ms"
 
 
 _START = pytest.StashKey()
