@@ -25,11 +25,10 @@ import warnings
 
 import numpy as np
 import pytest
+from _common import FASTMLP, SKLEARN, rounds
 from sklearn.datasets import load_digits
 
 from fastmlp import MLPClassifier, MLPRegressor
-
-from _common import FASTMLP, SKLEARN, rounds
 
 ONNXRUNTIME = "onnxruntime"
 SIZES = (1, 10, 100, 1797, 20000)

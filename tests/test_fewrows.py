@@ -10,11 +10,11 @@ import warnings
 
 import numpy as np
 import pytest
+from fastmlp._fewrows import few_rows_product
+from fastmlp._objective import FEW_ROWS
 from threadpoolctl import threadpool_limits
 
 from fastmlp import MLPClassifier, MLPRegressor
-from fastmlp._fewrows import few_rows_product
-from fastmlp._objective import FEW_ROWS
 
 ROWS = (1, 2, 3, 4, 5, 6, 7, 13, 64, 65, 300)
 COLUMNS = (1, 2, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257, 1000)
@@ -125,8 +125,8 @@ def test_few_rows_predict_as_the_blas_path_and_sklearn(net, activation, dtype):
     sk.coefs_ = [c.astype(np.float64) for c in sk.coefs_]
     sk.intercepts_ = [b.astype(np.float64) for b in sk.intercepts_]
     ref = getattr(sk, method)(X.astype(np.float64))
-    tol = (dict(rtol=2e-5, atol=1e-6) if dtype == np.float32
-           else dict(rtol=1e-12, atol=1e-14))
+    tol = ({"rtol": 2e-5, "atol": 1e-6} if dtype == np.float32
+           else {"rtol": 1e-12, "atol": 1e-14})
     for n in (1, 2, 3, 5, 16, 17, 31, FEW_ROWS):
         for rows in (np.ascontiguousarray(X[:n]), np.asfortranarray(X[:n])):
             got = getattr(est, method)(rows)
