@@ -1,6 +1,6 @@
 /* The products of a forward pass over a few rows (FR_MAX_ROWS at most):
  * Z[:, c0:c1] = A (m x h) @ W[:, c0:c1], W (h x w) row-major and read in
- * place, once per block of up to 4 rows. A BLAS call spends more on packing
+ * place, once per block of up to 4 (6 with AVX-512) rows. A BLAS call spends more on packing
  * W and dispatching than on the arithmetic here (784-256-10, float32, 10
  * rows: 800 KB of W packed on every call).
  *
@@ -25,7 +25,7 @@
 
 #include "_elementwise.h"   /* FM_CLONES */
 
-#define FR_MAX_ROWS 64
+#define FR_MAX_ROWS 128
 #define FR_INLINE static inline __attribute__((always_inline))
 
 typedef double fr_vd __attribute__((vector_size(32), aligned(8)));
@@ -178,7 +178,9 @@ FM_CLONES static void fr_nn_y_f(const float* A, ptrdiff_t ars, ptrdiff_t aks,
 
 /* With AVX-512, 64-byte vectors and AVX-512's 32 registers: twice the
  * multiply-adds per instruction (on cores with 512-bit units, twice the
- * rate). The same sums, so the same values, as the 32-byte tiles. */
+ * rate). The same sums, so the same values, as the 32-byte tiles, which
+ * take a column range narrower than one 64-byte vector (a 10-class output
+ * layer: two overlapping 8-float vectors instead of FR_PART's copies). */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__) \
     && !defined(FASTMLP_NO_CLONES)
 #define FR_WIDE 1
@@ -193,7 +195,10 @@ static void fr_nn_z_d(const double* A, ptrdiff_t ars, ptrdiff_t aks, const doubl
                       ptrdiff_t ldw, double* Z, ptrdiff_t ldz, ptrdiff_t m, ptrdiff_t h,
                       ptrdiff_t c0, ptrdiff_t c1)
 {
-    fr_z_d(A, ars, aks, W, ldw, Z, ldz, m, h, c0, c1);
+    if (c1 - c0 < (ptrdiff_t)(sizeof(fr_zd) / sizeof(double)))
+        fr_y_d(A, ars, aks, W, ldw, Z, ldz, m, h, c0, c1);  /* see above */
+    else
+        fr_z_d(A, ars, aks, W, ldw, Z, ldz, m, h, c0, c1);
 }
 
 __attribute__((unused, target("arch=x86-64-v4")))
@@ -201,7 +206,10 @@ static void fr_nn_z_f(const float* A, ptrdiff_t ars, ptrdiff_t aks, const float*
                       ptrdiff_t ldw, float* Z, ptrdiff_t ldz, ptrdiff_t m, ptrdiff_t h,
                       ptrdiff_t c0, ptrdiff_t c1)
 {
-    fr_z_f(A, ars, aks, W, ldw, Z, ldz, m, h, c0, c1);
+    if (c1 - c0 < (ptrdiff_t)(sizeof(fr_zf) / sizeof(float)))
+        fr_y_f(A, ars, aks, W, ldw, Z, ldz, m, h, c0, c1);
+    else
+        fr_z_f(A, ars, aks, W, ldw, Z, ldz, m, h, c0, c1);
 }
 
 /* whether this CPU runs the x86-64-v4 code (a read of libgcc's CPU model) */

@@ -1,14 +1,15 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
 # The forward pass of a chunk of a few dense rows (FR_MAX_ROWS at most):
 # every product through _fewrows.h, which reads the weights in place, once
-# per 4 rows, instead of a BLAS call that packs them on every call. Inline,
+# per 4 or 6 rows, instead of a BLAS call that packs them on every call (or
+# _gemm.h's narrow products, which pad them). Each output is the same sum as
+# in the narrow products, so a narrow layer gives the same values. Inline,
 # float32 and float64; predict only (a fit's products stay BLAS's).
 
 from cython cimport floating
 
 from fastmlp._core cimport NetSpec, DataSpec
 from fastmlp._elementwise cimport bias_activation
-from fastmlp._gemm cimport SG_NMAX, narrow_nn
 from fastmlp._typedefs cimport intp
 
 cdef extern from "_fewrows.h" nogil:
@@ -56,9 +57,5 @@ cdef inline void few_rows_hidden(const NetSpec* net, const floating* params, flo
                         m, net.units[l])
         h = net.units[l]
         w = net.units[l + 1]
-        if w <= SG_NMAX:
-            narrow_nn(work + net.act_off[l], params + net.coef_off[l],
-                      work + net.act_off[l + 1], m, h, w, work + net.sg_off)
-        else:
-            few_rows_nn(work + net.act_off[l], h, 1, params + net.coef_off[l], w,
-                        work + net.act_off[l + 1], w, m, h, 0, w)
+        few_rows_nn(work + net.act_off[l], h, 1, params + net.coef_off[l], w,
+                    work + net.act_off[l + 1], w, m, h, 0, w)

@@ -366,7 +366,10 @@ cdef void layer_columns(const NetSpec* net, const DataSpec* d, const floating* p
     cdef floating* Z = work + net.act_off[l + 1]
     if l > 0 and w <= SG_NMAX:
         if t == 0:
-            narrow_nn(A, W, Z, m, h, w, work + net.sg_off)
+            if d.n <= FR_MAX_ROWS:
+                few_rows_nn(A, h, 1, W, w, Z, w, m, h, 0, w)
+            else:
+                narrow_nn(A, W, Z, m, h, w, work + net.sg_off)
             if l < L - 1:
                 bias_activation(net.activation, Z, bias, m, w)
         return
