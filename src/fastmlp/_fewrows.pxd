@@ -1,5 +1,5 @@
 # cython: boundscheck=False, wraparound=False, cdivision=True, initializedcheck=False, language_level=3
-# The forward pass of a chunk of a few dense rows (FR_MAX_ROWS at most):
+# The products of a forward pass over a few dense rows (FR_MAX_ROWS at most):
 # every product through _fewrows.h, which reads the weights in place, once
 # per 4 or 6 rows, instead of a BLAS call that packs them on every call (or
 # _gemm.h's narrow products, which pad them). Each output is the same sum as
@@ -13,7 +13,7 @@ from fastmlp._elementwise cimport bias_activation
 from fastmlp._typedefs cimport intp
 
 cdef extern from "_fewrows.h" nogil:
-    int FR_MAX_ROWS  # most rows of a chunk that takes these products
+    int FR_MAX_ROWS  # most rows of a forward pass that takes these products
     void fm_fr_nn_d(const double* A, intp ars, intp aks, const double* W, intp ldw,
                     double* Z, intp ldz, intp m, intp h, intp c0, intp c1) noexcept
     void fm_fr_nn_f(const float* A, intp ars, intp aks, const float* W, intp ldw,
