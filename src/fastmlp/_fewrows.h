@@ -212,11 +212,15 @@ static void fr_nn_z_f(const float* A, ptrdiff_t ars, ptrdiff_t aks, const float*
         fr_z_f(A, ars, aks, W, ldw, Z, ldz, m, h, c0, c1);
 }
 
-/* whether this CPU runs the x86-64-v4 code (a read of libgcc's CPU model) */
+/* whether this CPU runs the x86-64-v4 code (reads of libgcc's CPU model; by
+ * feature, which older GCCs name too, rather than by level) */
 static inline int fr_avx512(void)
 {
     __builtin_cpu_init();
-    return __builtin_cpu_supports("x86-64-v4");
+    return __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw")
+        && __builtin_cpu_supports("avx512cd") && __builtin_cpu_supports("avx512dq")
+        && __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx2")
+        && __builtin_cpu_supports("fma");
 }
 #else
 #define FR_WIDE 0
