@@ -73,8 +73,7 @@ class Speedups:
 def _ms(t):
     if t is None:
         return "-"
-    # predict latencies are tenths of a millisecond
-    return f"{t * 1e3:.1f} ms" if t >= 0.01 else f"{t * 1e3:.3f} ms"
+    return f"{t * 1e6:.1f} us" if t < 1e-3 else f"{t * 1e3:.1f} ms"
 
 
 _START = pytest.StashKey()

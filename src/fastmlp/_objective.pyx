@@ -23,6 +23,7 @@ from fastmlp._elementwise cimport (
     all_finite, f_log, f_log1p, fm_gather_rows, bias_activation, activation_backward, output_rows,
     softmax_rows, softmax_delta,
 )
+from fastmlp._fewrows cimport FR_MAX_ROWS, few_rows_first, few_rows_hidden, few_rows_nn
 from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_nn, narrow_tn, narrow_nt
 from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss, is_robust, robust_loss
 from fastmlp._sparse cimport csr_nn, csr_tn
@@ -276,7 +277,14 @@ cdef void chunk_forward(const NetSpec* net, const DataSpec* d, const floating* p
     """Forward pass of one chunk; output-layer values into out (rows r0..r0+m)."""
     cdef int L = net.n_layers - 1
     cdef int k = net.units[L]
-    forward_hidden(net, d, params, work, r0, m)
+    if d.n > FR_MAX_ROWS:
+        forward_hidden(net, d, params, work, r0, m)
+    elif d.indptr == NULL and d.idx == NULL:
+        few_rows_first(net, d, params, work + net.act_off[1], r0, m, 0, net.units[1])
+        few_rows_hidden(net, params, work, m)
+    else:
+        first_layer(net, d, params, work, r0, m)
+        few_rows_hidden(net, params, work, m)
     output_rows(net.output, work + net.act_off[L], params + net.int_off[L - 1],
                 out + r0 * k, m, k)
 
@@ -352,7 +360,9 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
 # A few rows (the caller's choice, columns=True): one chunk, every wide
 # product in blocks of FWD_COLUMNS columns that the team shares (a few rows
 # cost mostly a read of the weights, which this splits). Otherwise an even
-# number of equal chunks, which the team shares.
+# number of equal chunks, which the team shares. A pass over at most
+# FR_MAX_ROWS rows makes its products with _fewrows (whose sums BLAS does not
+# match bit for bit: chosen by the pass's rows, never by a chunk's).
 cdef enum:
     FWD_COLUMNS = 64
     # a batch of one chunk by rows is cut in two from this many rows on (8
@@ -360,6 +370,7 @@ cdef enum:
     FWD_SPLIT_ROWS = 16
 
 FORWARD_COLUMNS = FWD_COLUMNS  # for the caller's choice
+FEW_ROWS = FR_MAX_ROWS
 
 
 cdef inline intp forward_chunks(const NetSpec* net, intp n) noexcept nogil:
@@ -380,6 +391,8 @@ def forward_gemm_work(Layout layout, intp n, bint columns):
     cdef intp m = (n + k - 1) // k
     cdef intp most = 0, w
     cdef int l
+    if n <= FR_MAX_ROWS:
+        return 0  # _fewrows' products only
     for l in range(net.n_layers - 1):
         w = net.units[l + 1]
         if l > 0 and w <= SG_NMAX:
@@ -408,7 +421,10 @@ cdef void layer_columns(const NetSpec* net, const DataSpec* d, const floating* p
     cdef floating* Z = work + net.act_off[l + 1]
     if l > 0 and w <= SG_NMAX:
         if t == 0:
-            narrow_nn(A, W, Z, m, h, w, work + net.sg_off)
+            if d.n <= FR_MAX_ROWS:
+                few_rows_nn(A, h, 1, W, w, Z, w, m, h, 0, w)
+            else:
+                narrow_nn(A, W, Z, m, h, w, work + net.sg_off)
             if l < L - 1:
                 bias_activation(net.acts[l + 1], Z, bias, m, w, <floating*> NULL)
         return
@@ -423,7 +439,12 @@ cdef void layer_columns(const NetSpec* net, const DataSpec* d, const floating* p
     for b in range((nb * t) // team, (nb * (t + 1)) // team):
         c0 = b * FWD_COLUMNS
         cw = FWD_COLUMNS if w - c0 > FWD_COLUMNS else w - c0
-        gemm_rm(trans, 0, <int> m, cw, h, 1, A, lda, W + c0, w, 0, Z + c0, w)
+        if d.n <= FR_MAX_ROWS and l > 0:
+            few_rows_nn(A, h, 1, W, w, Z, w, m, h, c0, c0 + cw)
+        elif d.n <= FR_MAX_ROWS:
+            few_rows_first(net, d, params, Z, 0, m, c0, c0 + cw)
+        else:
+            gemm_rm(trans, 0, <int> m, cw, h, 1, A, lda, W + c0, w, 0, Z + c0, w)
         if l < L - 1:
             for i in range(m):
                 bias_activation(net.acts[l + 1], Z + i * w + c0, bias + c0, 1, cw,

@@ -25,6 +25,7 @@ A call costs the forward pass plus a few microseconds:
   products of small calls run on one BLAS thread anyway.
 """
 
+import operator
 import threading
 import weakref
 from collections import OrderedDict
@@ -44,7 +45,7 @@ from fastmlp._network import (
     nnz_per_row,
     pack,
 )
-from fastmlp._objective import FORWARD_COLUMNS, NonFiniteInput, forward_gemm_work
+from fastmlp._objective import FEW_ROWS, FORWARD_COLUMNS, NonFiniteInput, forward_gemm_work
 from fastmlp._threads import BLAS_LIMIT, threads_for_rows
 
 # OpenBLAS runs a product of at most this many multiply-adds on one thread
@@ -89,8 +90,8 @@ class _ModelCache:
         views = self.views
         return (views is not None and len(coefs) == len(views[0])
                 and len(intercepts) == len(views[1])
-                and all(a is b for a, b in zip(coefs, views[0]))
-                and all(a is b for a, b in zip(intercepts, views[1])))
+                and all(map(operator.is_, coefs, views[0]))
+                and all(map(operator.is_, intercepts, views[1])))
 
     def layout(self, units, activation, out_activation, dtype, nnz_per_row=None):
         """(Layout, the most rows a call splits by columns: 0 for CSR or
@@ -183,10 +184,10 @@ def _check_X(est, X):
     return validate_data(est, X, accept_sparse=["csr", "csc"], reset=False), False
 
 
-def _packed_weights(cache, coefs, intercepts, dtype, n_params):
+def _packed_weights(cache, held, coefs, intercepts, dtype, n_params):
     """The packed parameter vector of dtype: the one coefs and intercepts are
-    views of, or a new one packed from them."""
-    if cache.holds(coefs, intercepts):
+    views of (held: cache.holds them), or a new one packed from them."""
+    if held:
         packed = cache.views[2]
         if packed.dtype == dtype:
             return packed
@@ -260,9 +261,11 @@ def forward(est, X, check_input=True):
         X, check_finite = _check_X(est, X)
     coefs, intercepts = est.coefs_, est.intercepts_
     cache = _cache(est)
-    if not cache.holds(coefs, intercepts):
+    held = cache.holds(coefs, intercepts)
+    if not held:
         intercepts = _check_weights(coefs, intercepts)
-    param_dtype = np.result_type(*coefs, *intercepts)
+    # (a packed vector has one dtype: its views')
+    param_dtype = cache.views[2].dtype if held else np.result_type(*coefs, *intercepts)
     dtype = np.result_type(X.dtype, param_dtype)
     if dtype not in (np.float32, np.float64):
         dtype = np.float64
@@ -281,12 +284,16 @@ def forward(est, X, check_input=True):
     if not sp.issparse(X) and (X.dtype != dtype
                                or not (X.flags.c_contiguous or X.flags.f_contiguous)):
         blocks = [(a, min(n, a + _CONVERT_ROWS)) for a in range(0, n, _CONVERT_ROWS)]
+        if len(blocks) > 1 and blocks[-1][1] - blocks[-1][0] <= FEW_ROWS:
+            # a pass over so few rows has its own products: the last rows
+            # join the block before, so every row gets the whole X's values
+            blocks[-2:] = [(blocks[-2][0], n)]
         Xk = None
     else:
         Xk = as_kernel_input(X, dtype)
     layout, column_rows = cache.layout(units, est.activation, est.out_activation_, dtype,
                                        None if Xk is None else nnz_per_row(Xk))
-    params = _packed_weights(cache, coefs, intercepts, dtype, layout.n_params)
+    params = _packed_weights(cache, held, coefs, intercepts, dtype, layout.n_params)
     n_threads = threads_for_rows(blocks[0][1], layout.n_params, forward_only=True)
     ws, shared = cache.workspace(layout, n_threads, dtype)
     # few dense rows: every wide product split by columns (see _objective);
