@@ -15,7 +15,7 @@ from sklearn.neural_network import MLPClassifier as SkMLPClassifier
 from sklearn.neural_network import MLPRegressor as SkMLPRegressor
 
 from fastmlp import MLPClassifier, MLPRegressor
-from fastmlp._multilayer_perceptron import FastmlpVersionWarning
+from fastmlp._model_io import FastmlpVersionWarning
 
 DATA = pathlib.Path(__file__).parent / "data"
 

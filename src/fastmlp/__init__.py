@@ -21,7 +21,8 @@ except ImportError as _exc:
         "and Ubuntu)."
     ) from _exc
 
-from fastmlp._multilayer_perceptron import MLPClassifier, MLPRegressor
+from fastmlp._classifier import MLPClassifier
+from fastmlp._regressor import MLPRegressor
 from fastmlp._version import __version__
 
 __all__ = ["MLPClassifier", "MLPRegressor", "__version__"]

@@ -1,32 +1,27 @@
 """BaseMultilayerPerceptron: what MLPClassifier and MLPRegressor share.
 
-Parameters and their constraints, weight initialisation, fit orchestration
-(validated data to the L-BFGS or sgd/adam solver and back into the fitted
-attributes), the forward pass for predict, pickling and sklearn interop.
+Weight initialisation, fit orchestration (validated data to the L-BFGS or
+sgd/adam solver and back into the fitted attributes) and the forward pass
+for predict; the parameters' constraints are in _params, pickling and
+sklearn interop in _model_io.
 Behaviour follows scikit-learn 1.9's MLPClassifier / MLPRegressor parameter
 by parameter; the numerical work is done by the compiled core on one packed
 parameter vector (built through fastmlp._network).
 """
 
 import operator
-import warnings
-from numbers import Integral, Real
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
-from sklearn.exceptions import InconsistentVersionWarning
 from sklearn.utils import _safe_indexing, check_random_state
 from sklearn.utils._param_validation import (
-    Interval,
     InvalidParameterError,
-    Options,
-    StrOptions,
 )
 
 from fastmlp import _dask
 from fastmlp._callbacks import CallbackSupportMixin, FitProgress
-from fastmlp._interop import from_sklearn, to_sklearn
 from fastmlp._lbfgs import LbfgsInterrupted, callback_bridge, fit_lbfgs
+from fastmlp._model_io import ModelIOMixin
 from fastmlp._network import (
     InMemoryData,
     make_dataset,
@@ -37,6 +32,7 @@ from fastmlp._network import (
     unpack,
     unpack_units,
 )
+from fastmlp._params import PARAMETER_CONSTRAINTS
 from fastmlp._predict import forward
 from fastmlp._sample_weight import check_sample_weight
 from fastmlp._stochastic import (
@@ -47,7 +43,6 @@ from fastmlp._stochastic import (
     fit_stochastic,
 )
 from fastmlp._threads import BLAS_LIMIT
-from fastmlp._version import __version__
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -56,26 +51,6 @@ STOCHASTIC_SOLVERS = ("sgd", "adam")
 # recommendation for sigmoid units), 6 for the others
 _GLOROT_FACTOR_LOGISTIC = 2.0
 _GLOROT_FACTOR = 6.0
-
-# sklearn's four activations, then those beyond sklearn (issue 24)
-ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "gelu", "silu", "leaky_relu", "elu",
-               "softplus")
-
-
-class _ActivationPerLayer(Options):
-    """A list or tuple of activation names, one per hidden layer (the count is
-    checked against hidden_layer_sizes when fitting)."""
-
-    def __init__(self):
-        super().__init__(str, set(ACTIVATIONS))
-
-    def is_satisfied_by(self, val):
-        return isinstance(val, (list, tuple)) and all(
-            isinstance(a, str) and a in self.options for a in val)
-
-    def __str__(self):
-        return f"a list or tuple of names among {sorted(self.options)}, one per hidden layer"
-
 
 def _layer_size(size):
     """A hidden layer's size as an int, refused as sklearn refuses it: its
@@ -100,20 +75,7 @@ def in_memory(a):
     return np.asarray(a) if _dask.any_dask(a) else a
 
 
-class FastmlpVersionWarning(InconsistentVersionWarning):
-    """A fastmlp model was unpickled by another fastmlp version than the one
-    that pickled it (sklearn's InconsistentVersionWarning, for fastmlp)."""
-
-    def __str__(self):
-        return (
-            f"Trying to unpickle estimator {self.estimator_name} from fastmlp version "
-            f"{self.original_sklearn_version} when using fastmlp version "
-            f"{self.current_sklearn_version}. This might lead to breaking code or "
-            "invalid results. Use at your own risk."
-        )
-
-
-class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
+class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator):
     """Shared machinery of MLPClassifier and MLPRegressor.
 
     ``set_callbacks`` takes sklearn's callbacks (sklearn.callback): one task
@@ -121,40 +83,7 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
     fastmlp._callbacks).
     """
 
-    _parameter_constraints: dict = {
-        "hidden_layer_sizes": [
-            "array-like",
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "activation": [StrOptions(set(ACTIVATIONS)), _ActivationPerLayer()],
-        "solver": [StrOptions({"lbfgs", "sgd", "adam"})],
-        "alpha": [Interval(Real, 0, None, closed="left")],
-        "batch_size": [
-            StrOptions({"auto"}),
-            Interval(Integral, 1, None, closed="left"),
-        ],
-        "learning_rate": [StrOptions({"constant", "invscaling", "adaptive"})],
-        "learning_rate_init": [Interval(Real, 0, None, closed="neither")],
-        "power_t": [Interval(Real, 0, None, closed="left")],
-        "max_iter": [Interval(Integral, 1, None, closed="left")],
-        "shuffle": ["boolean"],
-        "random_state": ["random_state"],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "verbose": ["verbose"],
-        "warm_start": ["boolean"],
-        "momentum": [Interval(Real, 0, 1, closed="both")],
-        "nesterovs_momentum": ["boolean"],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="left")],
-        "beta_1": [Interval(Real, 0, 1, closed="left")],
-        "beta_2": [Interval(Real, 0, 1, closed="left")],
-        "epsilon": [Interval(Real, 0, None, closed="neither")],
-        "n_iter_no_change": [
-            Interval(Integral, 1, None, closed="left"),
-            Options(Real, {np.inf}),
-        ],
-        "max_fun": [Interval(Integral, 1, None, closed="left")],
-    }
+    _parameter_constraints: dict = dict(PARAMETER_CONSTRAINTS)
 
     # ------------------------------------------------------------ set-up --
 
@@ -523,77 +452,6 @@ class BaseMultilayerPerceptron(CallbackSupportMixin, BaseEstimator):
                 " optimizers. %s is not stochastic." % self.solver
             )
         return True
-
-    # ------------------------------------------------- pickling, interop --
-
-    def __getstate__(self):
-        state = super().__getstate__()
-        return dict(state, _fastmlp_version=__version__)
-
-    def __setstate__(self, state):
-        state = dict(state)
-        pickle_version = state.pop("_fastmlp_version", "unknown")
-        if pickle_version != __version__:
-            warnings.warn(
-                FastmlpVersionWarning(
-                    estimator_name=type(self).__name__,
-                    current_sklearn_version=__version__,
-                    original_sklearn_version=pickle_version,
-                )
-            )
-        super().__setstate__(state)
-
-    def to_sklearn(self):
-        """The fitted model as a scikit-learn estimator.
-
-        For tools that know only scikit-learn's classes: the result has the
-        same parameters and weights, so the same predictions.
-
-        Returns
-        -------
-        model : sklearn.neural_network.MLPClassifier or MLPRegressor
-            A fitted scikit-learn estimator of the same kind.
-
-        Examples
-        --------
-        >>> from sklearn.datasets import load_iris
-        >>> from fastmlp import MLPClassifier
-        >>> X, y = load_iris(return_X_y=True)
-        >>> clf = MLPClassifier((8,), solver="lbfgs", max_iter=500, random_state=0).fit(X, y)
-        >>> sk = clf.to_sklearn()
-        >>> type(sk).__module__
-        'sklearn.neural_network._multilayer_perceptron'
-        >>> bool((sk.predict(X) == clf.predict(X)).all())
-        True
-        """
-        return to_sklearn(self)
-
-    @classmethod
-    def from_sklearn(cls, model):
-        """A fitted fastmlp estimator from a fitted scikit-learn one.
-
-        Parameters
-        ----------
-        model : sklearn.neural_network.MLPClassifier or MLPRegressor
-            A fitted scikit-learn estimator of the same kind as ``cls``.
-
-        Returns
-        -------
-        estimator : MLPClassifier or MLPRegressor
-            A fitted fastmlp estimator with the same parameters and weights.
-
-        Examples
-        --------
-        >>> from sklearn.datasets import load_iris
-        >>> from sklearn.neural_network import MLPClassifier as SkMLPClassifier
-        >>> from fastmlp import MLPClassifier
-        >>> X, y = load_iris(return_X_y=True)
-        >>> sk = SkMLPClassifier((8,), solver="lbfgs", max_iter=500, random_state=0).fit(X, y)
-        >>> clf = MLPClassifier.from_sklearn(sk)
-        >>> bool((clf.predict(X) == sk.predict(X)).all())
-        True
-        """
-        return from_sklearn(cls, model)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

@@ -29,7 +29,8 @@ from skl2onnx.shape_calculators.linear_regressor import (
     calculate_linear_regressor_output_shapes,
 )
 
-from fastmlp._multilayer_perceptron import MLPClassifier, MLPRegressor
+from fastmlp._classifier import MLPClassifier
+from fastmlp._regressor import MLPRegressor
 
 # one ONNX operator each (skl2onnx's converters know the first four)
 _OPERATORS = {
