@@ -103,3 +103,16 @@ def test_no_import_cycle_among_fastmlp_modules():
 
     for name in graph:
         visit(name)
+
+
+def test_main_job_takes_help_and_quick():
+    """`python -m fastmlp --help` prints its usage and runs nothing; --quick
+    runs every block once, printing each as it ends, then the table."""
+    out = subprocess.run([sys.executable, "-m", "fastmlp", "--help"], capture_output=True,
+                         text=True, cwd="/")
+    assert out.returncode == 0 and "--quick" in out.stdout and "timed" not in out.stdout
+    out = subprocess.run([sys.executable, "-m", "fastmlp", "--quick"], capture_output=True,
+                         text=True, cwd="/")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count("  timed ") == 9
+    assert "fastmlp MLP (64,), 1 thread" in out.stdout and "SVC(gamma=0.001)" in out.stdout
