@@ -110,7 +110,7 @@ def test_main_job_takes_help_and_quick():
     runs every block once, printing each as it ends, then the table."""
     out = subprocess.run([sys.executable, "-m", "fastmlp", "--help"], capture_output=True,
                          text=True, cwd="/")
-    assert out.returncode == 0 and "--quick" in out.stdout and "timed" not in out.stdout
+    assert out.returncode == 0 and "--quick" in out.stdout and "  timed " not in out.stdout
     out = subprocess.run([sys.executable, "-m", "fastmlp", "--quick"], capture_output=True,
                          text=True, cwd="/")
     assert out.returncode == 0, out.stderr
