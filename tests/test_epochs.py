@@ -93,7 +93,7 @@ def test_runner_books_every_minibatch_on_the_threads_that_ran_it(fixed, parallel
     r.fixed_threads = fixed
     for _ in range(7):
         r.run(idx, 300, 64)
-    on_threads, on_one = r.batches_on_threads
+    on_threads, on_one = r.regions_on_threads
     assert on_threads + on_one == 35
     assert r.t == 35
     if parallel is not None:

@@ -420,7 +420,7 @@ def test_a_fallback_reaches_every_workspace_of_the_process():
     """When one runner finds the threads losing, the process's other
     Workspaces go on with one thread too, and try them again when the
     backoff ends."""
-    from fastmlp._minibatch_threads import hold_one_thread
+    from fastmlp._runtime_threads import hold_one_thread
 
     lay, ds, X, Xd, Y, sw, params = make_problem("relu", "softmax", "C", np.float64, seed=14)
     ws = _objective.Workspace(lay, 2, np.float64)

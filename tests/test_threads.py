@@ -396,7 +396,7 @@ class _FallingBack:
         self.ws, self.at, self.calls = ws, at, 0
 
     def loss_grad(self, *args, **kw):
-        from fastmlp._minibatch_threads import hold_one_thread
+        from fastmlp._runtime_threads import hold_one_thread
 
         self.calls += 1
         if self.calls == self.at:
@@ -409,7 +409,7 @@ class _FallingBack:
 def test_lbfgs_fit_falling_back_mid_fit_gives_the_same_bits(job, monkeypatch):
     """The team falls back to one thread from the 5th evaluation on: the fit
     equals, bit for bit, the one whose evaluations all ran on two threads."""
-    from fastmlp._minibatch_threads import hold_one_thread
+    from fastmlp._runtime_threads import hold_one_thread
 
     made = []
     real = fastmlp._base.make_workspace
@@ -449,7 +449,7 @@ def test_predict_falling_back_mid_call_gives_the_same_bits(kind, monkeypatch):
     the same bits as on two threads throughout and as on one thread."""
     from threadpoolctl import threadpool_limits
 
-    from fastmlp._minibatch_threads import hold_one_thread
+    from fastmlp._runtime_threads import hold_one_thread
 
     rng = np.random.RandomState(3)
     Xf = rng.randn(5000, 40)

@@ -1,5 +1,5 @@
 """Whole sgd/adam epochs in compiled code (whether a minibatch's parts run on
-one thread or on several is _minibatch_threads' rule).
+one thread or on several is _runtime_threads' rule).
 
 One call of EpochRunner.run is one epoch: for every minibatch of the given
 row order, the batch's weight sum, the raw loss and gradient sums of the
@@ -26,8 +26,8 @@ from cython.parallel cimport parallel
 from libc.math cimport sqrt, pow
 
 from fastmlp._core cimport NetSpec, DataSpec, Dataset, check_vec, row_of
-from fastmlp._minibatch_threads cimport (
-    Adapt, adapt_init, adapt_threads, adapt_measuring, adapt_segment, adapt_after,
+from fastmlp._runtime_threads cimport (
+    Adapt, ThreadRule, adapt_init, adapt_threads, adapt_measuring, adapt_segment, adapt_after,
 )
 from fastmlp._objective cimport Workspace, rows_loss_grad, finish_range
 from fastmlp._openmp cimport (
@@ -341,7 +341,7 @@ cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* par
     return 0
 
 
-cdef class EpochRunner:
+cdef class EpochRunner(ThreadRule):
     """Runs epochs of sgd or adam over a Dataset, updating `params` in place.
 
     ws: a Workspace with gradient accumulators (its layout built with
@@ -356,7 +356,6 @@ cdef class EpochRunner:
     cdef readonly Dataset data
     cdef readonly object params, grad, state1, state2
     cdef OptSpec opt
-    cdef Adapt adapt
     cdef object cpu      # (n_threads,) float64: the threads' CPU seconds
     cdef object scratch  # (SUMS_PER_PART * n_threads,) float64: loss and penalty sums
     cdef readonly double alpha
@@ -407,28 +406,6 @@ cdef class EpochRunner:
         adapt_init(&self.adapt, ws.n_threads)
         self.cpu = np.zeros(ws.n_threads, dtype=np.float64)
         self.scratch = np.zeros(SUMS_PER_PART * ws.n_threads, dtype=np.float64)
-
-    @property
-    def threads(self):
-        """Threads the next minibatch will use (1 to the workspace's count)."""
-        return adapt_threads(&self.adapt)
-
-    @property
-    def batches_on_threads(self):
-        """(minibatches run on several threads, minibatches run on one) so far."""
-        return self.adapt.on_threads, self.adapt.on_one
-
-    @property
-    def fixed_threads(self):
-        """0: the thread count follows the measured speed; n > 0: always n
-        (capped at the workspace's count). Results are the same either way."""
-        return self.adapt.forced
-
-    @fixed_threads.setter
-    def fixed_threads(self, int value):
-        if value < 0:
-            raise ValueError("fixed_threads must be >= 0")
-        self.adapt.forced = value
 
     @property
     def t(self):

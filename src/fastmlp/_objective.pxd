@@ -5,7 +5,7 @@ cimport numpy as cnp
 from cython cimport floating
 
 from fastmlp._core cimport NetSpec, DataSpec, Layout, Dataset
-from fastmlp._minibatch_threads cimport Adapt
+from fastmlp._runtime_threads cimport ThreadRule
 from fastmlp._typedefs cimport intp
 
 
@@ -39,7 +39,7 @@ cdef inline double finish_range(const NetSpec* net, const floating* params, floa
     return reg
 
 
-cdef class Workspace:
+cdef class Workspace(ThreadRule):
     cdef readonly Layout layout
     cdef readonly int n_threads
     cdef readonly object dtype
@@ -48,7 +48,6 @@ cdef class Workspace:
     cdef readonly cnp.ndarray lacc    # (n_threads,) float64
     cdef readonly cnp.ndarray seen_nonfinite  # (n_threads,) intc: a forward pass's input check
     cdef readonly cnp.ndarray cpu     # (n_threads,) float64: a measured region's CPU seconds
-    cdef Adapt adapt                  # how many threads its regions run on (n_threads parts)
 
     cdef int _prepare(self, DataSpec* d, Dataset data, object params, object idx,
                       intp start, object n) except -1

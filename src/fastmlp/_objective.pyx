@@ -8,7 +8,7 @@ every layer, one temporary for the backward pass, a gather buffer for row
 subsets of dense data, and one gradient accumulator per part of the rows (part
 0 writes straight into the output gradient). A Workspace of n threads splits
 its work into n parts; how many threads run them is decided per call
-(_minibatch_threads), which never changes a bit. Nothing grows with n_samples.
+(_runtime_threads), which never changes a bit. Nothing grows with n_samples.
 """
 
 import numpy as np
@@ -27,7 +27,7 @@ from fastmlp._fewrows cimport FR_MAX_ROWS, few_rows_first, few_rows_hidden, few_
 from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_nn, narrow_tn, narrow_nt
 from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss, is_robust, robust_loss
 from fastmlp._sparse cimport csr_nn, csr_tn
-from fastmlp._minibatch_threads cimport (
+from fastmlp._runtime_threads cimport (
     Adapt, adapt_init, adapt_threads, adapt_measuring, adapt_after,
 )
 from fastmlp._openmp cimport (
@@ -566,7 +566,7 @@ class NonFiniteInput(ValueError):
     """Workspace.forward(check_finite=True) read a NaN or an infinity."""
 
 
-cdef class Workspace:
+cdef class Workspace(ThreadRule):
     """Per-thread buffers of one fit or predict, allocated once: work
     (n_threads, work_size), gacc (n_threads - 1, n_params; none for forward
     passes only), lacc (n_threads,) float64."""
@@ -588,28 +588,6 @@ cdef class Workspace:
         self.seen_nonfinite = np.zeros(n_threads, dtype=np.intc)
         self.cpu = np.zeros(n_threads, dtype=np.float64)
         adapt_init(&self.adapt, n_threads)
-
-    @property
-    def threads(self):
-        """Threads the next region will run on (1 to n_threads)."""
-        return adapt_threads(&self.adapt)
-
-    @property
-    def regions_on_threads(self):
-        """(regions run on several threads, regions run on one) so far."""
-        return self.adapt.on_threads, self.adapt.on_one
-
-    @property
-    def fixed_threads(self):
-        """0: the threads follow the measured speed; n > 0: always n (capped
-        at n_threads). Results are the same either way."""
-        return self.adapt.forced
-
-    @fixed_threads.setter
-    def fixed_threads(self, int value):
-        if value < 0:
-            raise ValueError("fixed_threads must be >= 0")
-        self.adapt.forced = value
 
     @property
     def nbytes(self):

@@ -4,7 +4,7 @@ The rules here decide how many threads a Workspace gets (the compiled core
 runs exactly those) and into how many parts a sgd/adam minibatch is split.
 The one rule decided while a fit runs, whether those parts run on several
 threads while other processes hold the cores, is compiled
-(_minibatch_threads.pyx): it is measured every few minibatches.
+(_runtime_threads.pyx): it is measured every few minibatches.
 """
 
 import functools
@@ -39,7 +39,7 @@ FORWARD_FLOPS_PER_ROW_AND_PARAM = 2.0
 # second thread saves; measured on digits with hidden (8,), (16,), (32,)).
 # Above it a minibatch is split into one part per thread; the results depend
 # on that number of parts only, and the compiled runner itself falls back to
-# one thread while other processes hold the cores (see _minibatch_threads.pyx).
+# one thread while other processes hold the cores (see _runtime_threads.pyx).
 MIN_PARALLEL_BATCH_FLOPS = 1e6
 
 # each extra part zeroes and then reduces a whole gradient (n_params entries)

@@ -149,6 +149,33 @@ cdef void adapt_after(Adapt* a, intp n_batches, double rows, double wall,
     a.wall = a.cpu = a.rows = 0
 
 
+cdef class ThreadRule:
+    """What a runner exposes of its rule (tests and measurements read it)."""
+
+    @property
+    def threads(self):
+        """Threads the next region will run on (1 to the parts)."""
+        return adapt_threads(&self.adapt)
+
+    @property
+    def regions_on_threads(self):
+        """(regions run on several threads, regions run on one) so far; an
+        EpochRunner counts minibatches."""
+        return self.adapt.on_threads, self.adapt.on_one
+
+    @property
+    def fixed_threads(self):
+        """0: the threads follow the measured speed; n > 0: always n (capped
+        at the parts). Results are the same either way."""
+        return self.adapt.forced
+
+    @fixed_threads.setter
+    def fixed_threads(self, int value):
+        if value < 0:
+            raise ValueError("fixed_threads must be >= 0")
+        self.adapt.forced = value
+
+
 def hold_one_thread(double seconds):
     """Every runner of the process on one thread for the next seconds, as
     when the threads were found losing (tests: a fallback in mid-fit)."""

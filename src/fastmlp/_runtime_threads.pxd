@@ -1,5 +1,5 @@
 # The thread policy decided while a fit or predict runs (see
-# _minibatch_threads.pyx): one call per parallel region (a segment of sgd/adam
+# _runtime_threads.pyx): one call per parallel region (a segment of sgd/adam
 # minibatches, an evaluation, a forward pass), never per part.
 
 from fastmlp._typedefs cimport intp
@@ -18,6 +18,12 @@ cdef struct Adapt:
     double wall_per_row   # of the last window the threads paid in (0: none yet)
     long long on_threads  # minibatches (regions) run on several threads so far
     long long on_one      # minibatches (regions) run on one thread so far
+
+
+cdef class ThreadRule:
+    # the rule over one runner's regions: a Workspace's evaluations and
+    # forward passes, or an EpochRunner's minibatches
+    cdef Adapt adapt
 
 
 cdef void adapt_init(Adapt* a, int parts) noexcept nogil
