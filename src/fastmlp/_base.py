@@ -206,8 +206,6 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         if not stochastic and data.weight_sum == 0:
             # sklearn's np.average raises here; a negative sum fits, as in sklearn
             raise WeightsSumToZero("Weights sum to zero, can't be normalized")
-        if not stochastic and data.on_dask and not data.weight_sum > 0:
-            raise ValueError("The sample weights must sum to a positive number.")
         self.n_outputs_ = data.n_outputs
         layer_units = [data.n_features] + hidden + [self.n_outputs_]
         self._random_state = check_random_state(self.random_state)
@@ -235,17 +233,21 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
                 max_subtasks=self.max_iter if stochastic else self.max_iter + 1,
             )
         with BLAS_LIMIT:
-            if stochastic:
-                try:
+            try:
+                if stochastic:
                     self._fit_stochastic(data, layer_units, incremental, progress, plan)
-                except WeightsSumToZero:
-                    vars(self).clear()
-                    vars(self).update(state_before)
-                    raise
-            elif self.solver == "lbfgs":
-                # (another solver, with parameter validation skipped, trains
-                # nothing: sklearn's fit too)
-                self._fit_lbfgs(data, layer_units, progress)
+                elif self.solver == "lbfgs":
+                    # (another solver, with parameter validation skipped, trains
+                    # nothing: sklearn's fit too); warm_start continues the loss
+                    # curve, as sgd/adam's
+                    self._fit_lbfgs(data, layer_units, progress,
+                                    [] if first_pass else getattr(self, "loss_curve_", []))
+            except WeightsSumToZero:
+                # (on Dask the partitions' own sum, rounded otherwise, may be
+                # the one found zero)
+                vars(self).clear()
+                vars(self).update(state_before)
+                raise
 
         self._check_weights_finite()
         if progress is not None:
@@ -275,9 +277,10 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
                     " contain large values and need to be preprocessed."
                 )
 
-    def _fit_lbfgs(self, data, layer_units, progress=None):
+    def _fit_lbfgs(self, data, layer_units, progress=None, earlier_curve=()):
         """L-BFGS over data's objective: one compiled call per evaluation in
-        memory, a sum over the partitions on Dask."""
+        memory, a sum over the partitions on Dask. earlier_curve: the loss
+        curve the new iterations' losses follow (warm_start)."""
         dtype = data.dtype
         if data.on_dask:
             layout = make_layout(layer_units, self.activation, self._kernel_output(), dtype)
@@ -296,12 +299,12 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
 
             close = None
         try:
-            self._run_lbfgs(loss_grad, layout, dtype, progress)
+            self._run_lbfgs(loss_grad, layout, dtype, progress, earlier_curve)
         finally:
             if close is not None:
                 close()
 
-    def _run_lbfgs(self, loss_grad, layout, dtype, progress=None):
+    def _run_lbfgs(self, loss_grad, layout, dtype, progress=None, earlier_curve=()):
         """L-BFGS from the current weights over the objective loss_grad
         (fit_lbfgs's; shared by the in-memory fit and the Dask one)."""
         x0 = pack(self.coefs_, self.intercepts_, np.float64)
@@ -314,17 +317,17 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             )
         except LbfgsInterrupted as interrupted:
             # Ctrl-C: the model keeps the iterations done, and the interrupt goes on
-            self._apply_lbfgs(interrupted.result, layout)
+            self._apply_lbfgs(interrupted.result, layout, earlier_curve)
             raise
         if progress is not None:
             progress.close()
-        self._apply_lbfgs(result, layout)
+        self._apply_lbfgs(result, layout, earlier_curve)
 
-    def _apply_lbfgs(self, result, layout):
+    def _apply_lbfgs(self, result, layout, earlier_curve=()):
         self.n_iter_ = result.n_iter
         if result.loss is not None:
             self.loss_ = result.loss
-        self.loss_curve_ = result.loss_curve
+        self.loss_curve_ = list(earlier_curve) + result.loss_curve
         # float64 whatever the data's dtype, as sklearn's L-BFGS hands back
         # scipy's float64 iterate
         self.coefs_, self.intercepts_ = unpack(np.asarray(result.x, dtype=np.float64), layout)
