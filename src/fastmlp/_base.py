@@ -235,7 +235,8 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         with BLAS_LIMIT:
             try:
                 if stochastic:
-                    self._fit_stochastic(data, layer_units, incremental, progress, plan)
+                    self._fit_stochastic(data, layer_units, incremental, progress, plan,
+                                         continued=not first_pass)
                 elif self.solver == "lbfgs":
                     # (another solver, with parameter validation skipped, trains
                     # nothing: sklearn's fit too); warm_start continues the loss
@@ -332,11 +333,12 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         # scipy's float64 iterate
         self.coefs_, self.intercepts_ = unpack(np.asarray(result.x, dtype=np.float64), layout)
 
-    def _fit_stochastic(self, data, layer_units, incremental, progress=None, plan=None):
+    def _fit_stochastic(self, data, layer_units, incremental, progress=None, plan=None,
+                        continued=False):
         """sgd/adam: the optimizer state, the settings and the record of the
         last fit to _stochastic.fit_stochastic (in memory) or
         _dask.fit_blockwise (plan: its draws before the weights), and the
-        result back here."""
+        result back here. continued: from the weights of an earlier fit."""
         dtype = data.dtype
         n_params = sum(a * b + b for a, b in zip(layer_units[:-1], layer_units[1:]))
         if not incremental or not hasattr(self, "_optimizer"):
@@ -377,8 +379,18 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         # the packed vector is trained in place; coefs_ / intercepts_ view it,
         # so they hold the weights reached so far whenever Python runs
         # (validation scoring, Ctrl-C, an exception)
+        # sklearn: an early-stopping fit leaves coefs_ as the very arrays of
+        # its best weights, so a warm_start fit from them trains those best
+        # weights in place until its validation score first improves (then
+        # they are copied): with no improvement the fit ends on its last
+        # weights, not on the previous fit's best
+        best_are_current = continued and self.early_stopping and all(
+            np.array_equal(a, b) for a, b in zip(
+                self._best_coefs + self._best_intercepts, self.coefs_ + self.intercepts_))
         params = pack(self.coefs_, self.intercepts_, dtype)
         self.coefs_, self.intercepts_ = unpack_units(params, layer_units)
+        if best_are_current:
+            record.best_coefs, record.best_intercepts = self.coefs_, self.intercepts_
         if data.on_dask:
             result = _dask.fit_blockwise(
                 data, params, layer_units, settings, self._optimizer, self._random_state,
