@@ -376,9 +376,6 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         weight_dtype = np.result_type(*self.coefs_, *self.intercepts_)
         # and their shapes (intercepts assigned as (1, n) rows stay rows)
         intercept_shapes = [np.shape(b) for b in self.intercepts_]
-        # the packed vector is trained in place; coefs_ / intercepts_ view it,
-        # so they hold the weights reached so far whenever Python runs
-        # (validation scoring, Ctrl-C, an exception)
         # sklearn: an early-stopping fit leaves coefs_ as the very arrays of
         # its best weights, so a warm_start fit from them trains those best
         # weights in place until its validation score first improves (then
@@ -387,6 +384,9 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         best_are_current = continued and self.early_stopping and all(
             np.array_equal(a, b) for a, b in zip(
                 self._best_coefs + self._best_intercepts, self.coefs_ + self.intercepts_))
+        # the packed vector is trained in place; coefs_ / intercepts_ view it,
+        # so they hold the weights reached so far whenever Python runs
+        # (validation scoring, Ctrl-C, an exception)
         params = pack(self.coefs_, self.intercepts_, dtype)
         self.coefs_, self.intercepts_ = unpack_units(params, layer_units)
         if best_are_current:
