@@ -684,3 +684,144 @@ def test_refit_with_all_zero_weights_leaves_the_model_as_in_memory(
             est.fit(*data)
         assert str(error.value) == "Sample weights must contain at least one non-zero number."
         _assert_same_state(before, _model_state(est))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_a_block_weighing_nothing_is_skipped(scheduler, solver):
+    """A block whose sample weights are all zero has nothing to learn from:
+    sgd/adam skip it (in memory its rows mix with weighted ones, and the fit
+    goes on). The weights are those of partial_fit over the other blocks in
+    the same order; its rows still count in t_, as in memory."""
+    X, y = _data("multiclass")
+    sw = np.random.RandomState(1).uniform(0.5, 2.0, N)
+    starts = np.cumsum((0,) + CHUNKS)
+    blocks = [slice(a, b) for a, b in zip(starts[:-1], starts[1:])]
+    sw[blocks[1]] = 0.0
+    kw = dict(solver=solver, hidden_layer_sizes=(9,), max_iter=4, tol=0.0, batch_size=64,
+              learning_rate_init=0.01)
+    est = _fit_quietly(MLPClassifier(**kw, random_state=np.random.RandomState(5)),
+                       *_dask_arrays(X, y, sw))
+    rs = np.random.RandomState(5)
+    ref = MLPClassifier(**kw, random_state=rs)
+    losses = []
+    for _ in range(4):
+        rows, loss = 0, 0.0
+        for b in rs.permutation(len(blocks)):
+            n = blocks[b].stop - blocks[b].start
+            if n and b != 1:
+                ref.partial_fit(X[blocks[b]], y[blocks[b]], classes=np.unique(y),
+                                sample_weight=sw[blocks[b]])
+                rows, loss = rows + n, loss + ref.loss_ * n
+        losses.append(loss / rows)
+    _assert_same_weights(ref, est, 1e-12)
+    assert est.n_iter_ == 4 and est.t_ == 4 * N == ref.t_ + 4 * CHUNKS[1]
+    np.testing.assert_allclose(est.loss_curve_, losses, rtol=1e-12)
+    # the same rows fit in memory too
+    assert _fit_quietly(MLPClassifier(**kw, random_state=5), X, y, sw).n_iter_ == 4
+
+
+def test_training_blocks_all_weighing_nothing_raise_and_keep_the_model(client):
+    """Every training block weighs zero (the weighted rows are all held out):
+    no minibatch can be normalised, as in memory; the model is untouched."""
+    X, y = _data("multiclass")
+    chunks = (100,) * 6
+    sw = np.zeros(N)
+    held_out = np.sort(np.random.RandomState(0).permutation(6)[:3])
+    for b in held_out:
+        sw[100 * b:100 * b + 100] = 1.0
+    params = dict(solver="adam", hidden_layer_sizes=(9,), max_iter=3, early_stopping=True,
+                  validation_fraction=0.5, random_state=0)
+    est = _fit_quietly(MLPClassifier(**params), X, y)
+    before = _model_state(est)
+    with pytest.raises(ZeroDivisionError, match="Weights sum to zero"):
+        est.fit(*_dask_arrays(X, y, sw, chunks=chunks))
+    _assert_same_state(before, _model_state(est))
+
+
+@pytest.mark.parametrize("solver", ["adam", "sgd"])
+def test_ctrl_c_keeps_the_finished_epochs(scheduler, solver, monkeypatch):
+    """Ctrl-C while the cluster runs an epoch: the model keeps every epoch
+    finished before it (weights, n_iter_, t_, loss_curve_), with sklearn's
+    warning, as an in-memory fit does (test_stochastic); the interrupted
+    epoch's updates stay on the workers."""
+    from fastmlp._dask import blockwise
+
+    X, y = _data("multiclass")
+    kw = dict(solver=solver, hidden_layer_sizes=(9,), tol=0.0, batch_size=64,
+              learning_rate_init=0.01, random_state=0)
+    ref = _fit_quietly(MLPClassifier(**kw, max_iter=3), *_dask_arrays(X, y))
+    epochs = []
+    monkeypatch.setattr(blockwise, "_epoch_record",
+                        lambda t, real=blockwise._epoch_record: epochs.append(t) or real(t))
+    real_compute = dask.compute
+
+    def compute(*args, **kwargs):
+        out = real_compute(*args, **kwargs)
+        if len(epochs) == 4:  # the 4th epoch ran; the user pressed Ctrl-C meanwhile
+            raise KeyboardInterrupt
+        return out
+
+    monkeypatch.setattr(dask, "compute", compute)
+    est = MLPClassifier(**kw, max_iter=10)
+    with pytest.warns(UserWarning, match=r"^Training interrupted by user\.$"):
+        try:
+            est.fit(*_dask_arrays(X, y))
+        except KeyboardInterrupt:  # not pytest's own: fail this test alone
+            pytest.fail("the interrupt escaped the fit")
+    assert est.n_iter_ == 3 and est.t_ == ref.t_ == 3 * N
+    assert est.loss_curve_ == ref.loss_curve_ and est.loss_ == ref.loss_
+    _assert_same_weights(ref, est, 0.0)
+    assert est._optimizer.learning_rate == ref._optimizer.learning_rate
+
+
+@pytest.mark.parametrize("tol, n_iter_no_change, n_epochs", [(0.0, 10, 6), (1.0, 3, 5)])
+def test_warm_start_adam_continues_as_in_memory(scheduler, tol, n_iter_no_change, n_epochs):
+    """Two 3-epoch warm_start fits: the loss curve and the no-improvement
+    count go on from the first fit (tol=1.0: the count reaches
+    n_iter_no_change in the second fit), as in memory. One block, no
+    shuffling: the block-wise epochs are the in-memory ones."""
+    X, y = _data("multiclass")
+    kw = dict(solver="adam", hidden_layer_sizes=(9,), max_iter=3, tol=tol, shuffle=False,
+              n_iter_no_change=n_iter_no_change, warm_start=True, random_state=0)
+    ref, est = MLPClassifier(**kw), MLPClassifier(**kw)
+    for _ in range(2):
+        _fit_quietly(ref, X, y)
+        _fit_quietly(est, *_dask_arrays(X, y, chunks=(N,)))
+    assert len(est.loss_curve_) == len(ref.loss_curve_) == n_epochs
+    np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-12)
+    assert est._no_improvement_count == ref._no_improvement_count
+    assert est.best_loss_ == pytest.approx(ref.best_loss_, rel=1e-12)
+    _assert_same_weights(ref, est, 1e-12)
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+@pytest.mark.parametrize("weights", ["all -1", "negative sum"])
+def test_negative_weight_sum_fits_as_in_memory(scheduler, solver, weights):
+    """Sample weights summing to a negative number fit, as in memory (and in
+    sklearn, whose loss divides by the sum)."""
+    X, y = _data("multiclass")
+    sw = -np.ones(N)
+    if weights == "negative sum":
+        sw = np.random.RandomState(2).uniform(-2.0, 1.0, N)
+        assert sw.sum() < 0
+    chunks = CHUNKS if solver == "lbfgs" else (N,)  # one block: in-memory epochs
+    params = dict(LBFGS, solver=solver, max_iter=5, shuffle=False)
+    ref = _fit_quietly(MLPClassifier(**params), X, y, sw)
+    est = _fit_quietly(MLPClassifier(**params), *_dask_arrays(X, y, sw, chunks=chunks))
+    _assert_same_weights(ref, est, 1e-8)
+    assert est.n_iter_ == ref.n_iter_ == 5
+    np.testing.assert_allclose(est.loss_curve_, ref.loss_curve_, rtol=1e-8)
+
+
+def test_zero_weight_sum_raises_as_in_memory_lbfgs(scheduler):
+    """Weights of both signs summing to zero: the in-memory error, before
+    the model changes."""
+    X, y = _data("multiclass")
+    sw = np.where(np.arange(N) % 2 == 0, 1.0, -1.0)
+    assert sw.sum() == 0
+    for data in ((X, y, sw), _dask_arrays(X, y, sw)):
+        est = _fit_quietly(MLPClassifier(**LBFGS), X, y)
+        before = _model_state(est)
+        with pytest.raises(ZeroDivisionError, match=r"^Weights sum to zero, can't be normalized$"):
+            est.fit(*data)
+        _assert_same_state(before, _model_state(est))

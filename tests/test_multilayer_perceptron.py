@@ -122,6 +122,31 @@ def test_lbfgs_loss_curve_is_sklearns_loss_after_each_iteration():
     assert np.all(np.diff(fm.loss_curve_) <= 0)
 
 
+@pytest.mark.parametrize("solver", ["lbfgs", "adam", "sgd"])
+def test_warm_start_continues_the_loss_curve_on_every_solver(solver):
+    """warm_start continues loss_curve_ (sklearn's rule for sgd/adam; lbfgs,
+    whose curve sklearn does not record, follows it), and a fit without
+    warm_start restarts it."""
+    y = TARGETS["multiclass"]
+    skm, fm = make_pair("multiclass", solver=solver, hidden_layer_sizes=(5,), max_iter=4,
+                        tol=0.0, random_state=0, warm_start=True)
+    fit_quietly(fm, X_DENSE, y)
+    first = list(fm.loss_curve_)
+    fit_quietly(fm, X_DENSE, y)
+    if solver != "lbfgs":
+        fit_quietly(skm, X_DENSE, y)
+        fit_quietly(skm, X_DENSE, y)
+        np.testing.assert_allclose(fm.loss_curve_, skm.loss_curve_, rtol=1e-9)
+    assert fm.n_iter_ == 4 and len(first) == 4
+    assert fm.loss_curve_[:4] == first and len(fm.loss_curve_) == 8
+    assert fm.loss_curve_[-1] == fm.loss_
+    if solver == "lbfgs":  # one model, one objective: the second fit goes on downhill
+        assert np.all(np.diff(fm.loss_curve_) <= 0)
+    fm.set_params(warm_start=False)
+    fit_quietly(fm, X_DENSE, y)
+    assert fm.loss_curve_ == first
+
+
 @pytest.mark.parametrize(
     "task, params",
     [("binary", dict(hidden_layer_sizes=(4,), activation="logistic", alpha=1.0)),

@@ -361,6 +361,26 @@ def test_warm_start_parity(schedule, early_stopping):
     assert_same_run(a, b)
 
 
+@pytest.mark.parametrize("schedule, rate", [("adam", 0.05), ("sgd-constant-nesterov", 0.5)])
+def test_warm_start_epoch_by_epoch_with_early_stopping_as_sklearn(schedule, rate):
+    """One epoch per warm_start fit (how tuning libraries drive early
+    stopping): a fit whose validation score does not improve ends on its
+    last weights in sklearn (its best weights are the very arrays it goes
+    on training), not on the previous fit's best ones; so here."""
+    params = _params(warm_start=True, max_iter=1, early_stopping=True,
+                     **{**SCHEDULES[schedule], "learning_rate_init": rate})
+    a, b = MLPClassifier(**params), SkMLPClassifier(**params)
+    no_gain = 0
+    for _ in range(12):
+        for m in (a, b):
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", ConvergenceWarning)
+                m.fit(X_DIG, Y_DIG)
+        no_gain += b.validation_scores_[-1] < b.best_validation_score_
+        assert_same_run(a, b)
+    assert no_gain >= 2  # the case in question was met
+
+
 def test_learning_rate_warm_start_like_sklearn():
     X = [[3, 2], [1, 6], [5, 6], [-2, -4]]
     y = [1, 1, 1, 0]

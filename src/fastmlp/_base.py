@@ -206,8 +206,6 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         if not stochastic and data.weight_sum == 0:
             # sklearn's np.average raises here; a negative sum fits, as in sklearn
             raise WeightsSumToZero("Weights sum to zero, can't be normalized")
-        if not stochastic and data.on_dask and not data.weight_sum > 0:
-            raise ValueError("The sample weights must sum to a positive number.")
         self.n_outputs_ = data.n_outputs
         layer_units = [data.n_features] + hidden + [self.n_outputs_]
         self._random_state = check_random_state(self.random_state)
@@ -235,17 +233,22 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
                 max_subtasks=self.max_iter if stochastic else self.max_iter + 1,
             )
         with BLAS_LIMIT:
-            if stochastic:
-                try:
-                    self._fit_stochastic(data, layer_units, incremental, progress, plan)
-                except WeightsSumToZero:
-                    vars(self).clear()
-                    vars(self).update(state_before)
-                    raise
-            elif self.solver == "lbfgs":
-                # (another solver, with parameter validation skipped, trains
-                # nothing: sklearn's fit too)
-                self._fit_lbfgs(data, layer_units, progress)
+            try:
+                if stochastic:
+                    self._fit_stochastic(data, layer_units, incremental, progress, plan,
+                                         continued=not first_pass)
+                elif self.solver == "lbfgs":
+                    # (another solver, with parameter validation skipped, trains
+                    # nothing: sklearn's fit too); warm_start continues the loss
+                    # curve, as sgd/adam's
+                    self._fit_lbfgs(data, layer_units, progress,
+                                    [] if first_pass else getattr(self, "loss_curve_", []))
+            except WeightsSumToZero:
+                # (on Dask the partitions' own sum, rounded otherwise, may be
+                # the one found zero)
+                vars(self).clear()
+                vars(self).update(state_before)
+                raise
 
         self._check_weights_finite()
         if progress is not None:
@@ -275,9 +278,10 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
                     " contain large values and need to be preprocessed."
                 )
 
-    def _fit_lbfgs(self, data, layer_units, progress=None):
+    def _fit_lbfgs(self, data, layer_units, progress=None, earlier_curve=()):
         """L-BFGS over data's objective: one compiled call per evaluation in
-        memory, a sum over the partitions on Dask."""
+        memory, a sum over the partitions on Dask. earlier_curve: the loss
+        curve the new iterations' losses follow (warm_start)."""
         dtype = data.dtype
         if data.on_dask:
             layout = make_layout(layer_units, self.activation, self._kernel_output(), dtype)
@@ -296,12 +300,12 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
 
             close = None
         try:
-            self._run_lbfgs(loss_grad, layout, dtype, progress)
+            self._run_lbfgs(loss_grad, layout, dtype, progress, earlier_curve)
         finally:
             if close is not None:
                 close()
 
-    def _run_lbfgs(self, loss_grad, layout, dtype, progress=None):
+    def _run_lbfgs(self, loss_grad, layout, dtype, progress=None, earlier_curve=()):
         """L-BFGS from the current weights over the objective loss_grad
         (fit_lbfgs's; shared by the in-memory fit and the Dask one)."""
         x0 = pack(self.coefs_, self.intercepts_, np.float64)
@@ -314,26 +318,27 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             )
         except LbfgsInterrupted as interrupted:
             # Ctrl-C: the model keeps the iterations done, and the interrupt goes on
-            self._apply_lbfgs(interrupted.result, layout)
+            self._apply_lbfgs(interrupted.result, layout, earlier_curve)
             raise
         if progress is not None:
             progress.close()
-        self._apply_lbfgs(result, layout)
+        self._apply_lbfgs(result, layout, earlier_curve)
 
-    def _apply_lbfgs(self, result, layout):
+    def _apply_lbfgs(self, result, layout, earlier_curve=()):
         self.n_iter_ = result.n_iter
         if result.loss is not None:
             self.loss_ = result.loss
-        self.loss_curve_ = result.loss_curve
+        self.loss_curve_ = list(earlier_curve) + result.loss_curve
         # float64 whatever the data's dtype, as sklearn's L-BFGS hands back
         # scipy's float64 iterate
         self.coefs_, self.intercepts_ = unpack(np.asarray(result.x, dtype=np.float64), layout)
 
-    def _fit_stochastic(self, data, layer_units, incremental, progress=None, plan=None):
+    def _fit_stochastic(self, data, layer_units, incremental, progress=None, plan=None,
+                        continued=False):
         """sgd/adam: the optimizer state, the settings and the record of the
         last fit to _stochastic.fit_stochastic (in memory) or
         _dask.fit_blockwise (plan: its draws before the weights), and the
-        result back here."""
+        result back here. continued: from the weights of an earlier fit."""
         dtype = data.dtype
         n_params = sum(a * b + b for a, b in zip(layer_units[:-1], layer_units[1:]))
         if not incremental or not hasattr(self, "_optimizer"):
@@ -371,11 +376,21 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         weight_dtype = np.result_type(*self.coefs_, *self.intercepts_)
         # and their shapes (intercepts assigned as (1, n) rows stay rows)
         intercept_shapes = [np.shape(b) for b in self.intercepts_]
+        # sklearn: an early-stopping fit leaves coefs_ as the very arrays of
+        # its best weights, so a warm_start fit from them trains those best
+        # weights in place until its validation score first improves (then
+        # they are copied): with no improvement the fit ends on its last
+        # weights, not on the previous fit's best
+        best_are_current = continued and self.early_stopping and all(
+            np.array_equal(a, b) for a, b in zip(
+                self._best_coefs + self._best_intercepts, self.coefs_ + self.intercepts_))
         # the packed vector is trained in place; coefs_ / intercepts_ view it,
         # so they hold the weights reached so far whenever Python runs
         # (validation scoring, Ctrl-C, an exception)
         params = pack(self.coefs_, self.intercepts_, dtype)
         self.coefs_, self.intercepts_ = unpack_units(params, layer_units)
+        if best_are_current:
+            record.best_coefs, record.best_intercepts = self.coefs_, self.intercepts_
         if data.on_dask:
             result = _dask.fit_blockwise(
                 data, params, layer_units, settings, self._optimizer, self._random_state,

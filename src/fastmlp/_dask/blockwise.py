@@ -12,12 +12,19 @@ epoch and runs the per-epoch step of the in-memory loop
 
 import copy
 import dataclasses
+import warnings
 
 import numpy as np
 
 from fastmlp._dask.predict import _score_arrays
 from fastmlp._network import as_kernel_input, unpack_units
-from fastmlp._stochastic import StochasticResult, TrainingRecord, end_epoch, fit_stochastic
+from fastmlp._stochastic import (
+    StochasticResult,
+    TrainingRecord,
+    WeightsSumToZero,
+    end_epoch,
+    fit_stochastic,
+)
 from fastmlp._threads import BLAS_LIMIT
 
 
@@ -47,11 +54,17 @@ def plan_blocks(n_blocks, random_state, *, early_stopping, validation_fraction, 
 def _train_on_block(state, Xb, Yb, swb, layer_units, settings):
     """One partial_fit step over a block, where the block lives: state is
     (packed weights, optimizer state, RandomState, the epoch's record so far),
-    returned moved on, with the step's loss. An empty block has no rows to
-    weigh its loss: 0."""
+    returned moved on, with the step's loss. A block that has nothing to
+    learn from (no rows, or sample weights all zero) is skipped: loss None.
+    Its rows still count in t, as an in-memory epoch counts every row."""
     params, optimizer, random_state, record = state
     if Xb.shape[0] == 0:
-        return state, 0.0
+        return state, None
+    if swb is not None and not np.any(swb):
+        # in memory such rows mix into minibatches with weighted rows; here
+        # every minibatch of the block would weigh zero
+        record = dataclasses.replace(record, t=record.t + Xb.shape[0])
+        return (params, optimizer, random_state, record), None
     Xk = as_kernel_input(Xb, Yb.dtype)
     with BLAS_LIMIT:
         result = fit_stochastic(Xk, Yb, swb, params, layer_units, settings, optimizer,
@@ -69,6 +82,19 @@ def _epoch_record(t):
     )
 
 
+def _epoch_loss(block_losses, n_rows):
+    """The epoch's loss: the row-weighted mean of the losses of the blocks it
+    trained on (skipped blocks, loss None, left out)."""
+    trained = [(float(loss), r) for loss, r in zip(block_losses, n_rows) if loss is not None]
+    if not trained:
+        # every training block weighs zero (the held-out blocks hold the
+        # weighted rows): no minibatch can be normalised, as in memory
+        raise WeightsSumToZero(
+            "Weights sum to zero, can't be normalized: the sample weights of every "
+            "training block are zero.")
+    return np.float64(sum(loss * r for loss, r in trained) / sum(r for _, r in trained))
+
+
 def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, record,
                   plan, *, validation_scorer=None, progress=None):
     """_stochastic.fit_stochastic's contract over the blocks of data (a
@@ -84,6 +110,10 @@ def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, 
     early stopping the weights are those of ``order = rs.permutation(n_blocks)``
     and ``partial_fit`` over the blocks in that order, epoch after epoch, with
     one shared RandomState ``rs``.
+
+    A block whose sample weights are all zero is skipped (_train_on_block).
+    Ctrl-C ends the fit with the epochs finished so far, with sklearn's
+    "Training interrupted by user." warning, as in memory.
     """
     import dask
 
@@ -96,7 +126,6 @@ def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, 
     # a block's step: partial_fit's, with the stopping rules left to the client
     block_settings = dataclasses.replace(
         settings, early_stopping=False, verbose=False, incremental=True)
-    n_train = int(sum(data.rows[b] for b in blocks))
     coefs, intercepts = unpack_units(params, layer_units)
     hooks = progress is not None and progress.per_step
     n_iter = 0
@@ -109,35 +138,38 @@ def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, 
             out["loss_"] = record.loss
         return out
 
-    for epoch in range(settings.max_iter):
-        if hooks:
-            progress.begin(state)
-        if epoch == 0:
-            order = first_order
-        else:
-            order = random_state.permutation(blocks) if settings.shuffle else blocks
-        step = (params.copy(), copy.deepcopy(optimizer), random_state,
-                _epoch_record(record.t))
-        losses = []
-        for b in order:
-            step, loss = dask.delayed(_train_on_block, pure=False, nout=2)(
-                step, data.x_blocks[b], data.y_blocks[b], data.sw_blocks[b],
-                layer_units, block_settings)
-            losses.append(loss)
-        step, block_losses = dask.compute(step, losses)
-        new_params, new_optimizer, new_random_state, block_record = step
-        params[...] = new_params
-        vars(optimizer).update(vars(new_optimizer))
-        if new_random_state is not random_state:  # it came back from a worker
-            random_state.set_state(new_random_state.get_state())
-        n_iter += 1
-        n_rows = [data.rows[b] for b in order]
-        record.loss = np.float64(
-            sum(float(loss) * r for loss, r in zip(block_losses, n_rows) if r) / n_train)
-        record.t = block_record.t
-        if end_epoch(record, settings, optimizer, n_iter, coefs, intercepts,
-                     validation_score, progress if hooks else None, state):
-            break
+    try:
+        for epoch in range(settings.max_iter):
+            if hooks:
+                progress.begin(state)
+            if epoch == 0:
+                order = first_order
+            else:
+                order = random_state.permutation(blocks) if settings.shuffle else blocks
+            step = (params.copy(), copy.deepcopy(optimizer), random_state,
+                    _epoch_record(record.t))
+            losses = []
+            for b in order:
+                step, loss = dask.delayed(_train_on_block, pure=False, nout=2)(
+                    step, data.x_blocks[b], data.y_blocks[b], data.sw_blocks[b],
+                    layer_units, block_settings)
+                losses.append(loss)
+            # the model changes only once a whole epoch is back (Ctrl-C while
+            # waiting keeps the epochs before it)
+            step, block_losses = dask.compute(step, losses)
+            new_params, new_optimizer, new_random_state, block_record = step
+            record.loss = _epoch_loss(block_losses, [data.rows[b] for b in order])
+            params[...] = new_params
+            vars(optimizer).update(vars(new_optimizer))
+            if new_random_state is not random_state:  # it came back from a worker
+                random_state.set_state(new_random_state.get_state())
+            n_iter += 1
+            record.t = block_record.t
+            if end_epoch(record, settings, optimizer, n_iter, coefs, intercepts,
+                         validation_score, progress if hooks else None, state):
+                break
+    except KeyboardInterrupt:
+        warnings.warn("Training interrupted by user.")
     if settings.early_stopping:
         coefs, intercepts = record.best_coefs, record.best_intercepts
     return StochasticResult(coefs, intercepts, n_iter, record)

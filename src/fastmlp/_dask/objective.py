@@ -33,6 +33,7 @@ from fastmlp._network import (
     make_threaded_workspace,
     nnz_per_row,
 )
+from fastmlp._stochastic import WeightsSumToZero
 from fastmlp._threads import BLAS_LIMIT, dask_task_threads, dask_worker_threads
 
 # Layouts and Workspaces a worker process keeps between evaluations, per
@@ -200,8 +201,9 @@ class DaskObjective:
             if part_grad is not None:
                 np.add(total, part_grad, out=total)
         if self.sw_sum is None:
-            if not weight > 0:
-                raise ValueError("The sample weights must sum to a positive number.")
+            if weight == 0:
+                # as in memory; a negative sum fits (sklearn divides by it)
+                raise WeightsSumToZero("Weights sum to zero, can't be normalized")
             self.sw_sum = weight
         # the L2 term on the coefficients (not the intercepts), then the
         # normalisation, as Workspace.loss_grad does in memory
