@@ -371,6 +371,9 @@ def test_one_row_touches_no_thread_rule_and_no_threadpoolctl(clf, monkeypatch):
     est.n_features_in_, est.n_layers_, est.n_outputs_ = 64, 3, 1
     est.out_activation_ = "identity"
     est.predict(x)
+    # up to MIN_ROWS_PER_THREAD rows: one thread, decided without the OpenMP
+    # look-ups either
+    est.predict(np.ascontiguousarray(X_DIG[:fastmlp._threads.MIN_ROWS_PER_THREAD]))
 
 
 def test_weights_of_the_wrong_shapes_are_refused():
