@@ -1,6 +1,9 @@
-"""Helpers shared by the fit benchmarks (bench/ is on sys.path under pytest)."""
+"""Helpers shared by the benchmarks (bench/ is on sys.path under pytest)."""
 
 import os
+import subprocess
+import sys
+import time
 import warnings
 
 from sklearn.exceptions import ConvergenceWarning
@@ -9,6 +12,27 @@ from threadpoolctl import threadpool_info
 SKLEARN = "sklearn"
 SKLEARN_1BLAS = "sklearn, BLAS 1 thread"
 FASTMLP = "fastmlp"
+
+
+# busy processes get this long to be running before a block is timed
+_BUSY_START_S = 0.3
+
+
+class Busy:
+    """n processes spinning on a core each (``python -c "while True: pass"``),
+    for the duration of a timed block: start before it, stop() after it."""
+
+    def __init__(self, n):
+        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                      for _ in range(n)]
+        if n:
+            time.sleep(_BUSY_START_S)
+
+    def stop(self):
+        for p in self.procs:
+            p.kill()
+        for p in self.procs:
+            p.wait()
 
 
 def rounds(n):

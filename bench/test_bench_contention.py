@@ -25,15 +25,12 @@ FASTMLP_BENCH_ROUNDS=N caps the rounds.
 """
 
 import os
-import subprocess
-import sys
-import time
 import warnings
 
 import numpy as np
 import pytest
 import scipy.sparse as sp
-from _common import blas_threads, rounds
+from _common import Busy, blas_threads, rounds
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.neural_network import MLPClassifier as SkMLPClassifier
@@ -49,25 +46,6 @@ FASTMLP_1 = "fastmlp 1 thread"
 SKLEARN_1BLAS = "sklearn, BLAS 1 thread"
 SIDES = [FASTMLP, FASTMLP_1, SKLEARN_1BLAS]
 LOADS = [0, 1, 2]
-
-# busy processes get this long to be running before a block is timed
-_BUSY_START_S = 0.3
-
-
-class _Busy:
-    """n processes spinning on a core each, for the duration of a block."""
-
-    def __init__(self, n):
-        self.procs = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
-                      for _ in range(n)]
-        if n:
-            time.sleep(_BUSY_START_S)
-
-    def stop(self):
-        for p in self.procs:
-            p.kill()
-        for p in self.procs:
-            p.wait()
 
 
 def pytest_generate_tests(metafunc):
@@ -161,7 +139,7 @@ def test_predict_proba(benchmark, speedups, settled, predict_case, busy, side):
     with _side_limits(side):
         for _ in range(20):
             model.predict_proba(X)
-        load = _Busy(busy)
+        load = Busy(busy)
         try:
             # one call per round: the rounds are the latency distribution
             benchmark.pedantic(model.predict_proba, args=(X,), rounds=rounds(_calls(n)),
@@ -229,7 +207,7 @@ def test_fit(benchmark, speedups, settled, fit_data, fit_case, busy, side):
 
     with _side_limits(side), warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)
-        load = _Busy(busy)
+        load = Busy(busy)
         try:
             n_rounds = _FIT_ROUNDS[case] * (_BUSY_ROUNDS if busy else 1)
             benchmark.pedantic(fit, rounds=rounds(n_rounds), iterations=1,

@@ -202,6 +202,48 @@ def test_assigned_and_edited_weights_are_never_stale():
     assert not np.array_equal(est.predict(X), first)
 
 
+def test_a_warm_model_checks_each_call_as_the_first():
+    """What a model remembers between calls of one kind of X (_predict._plan)
+    never skips a check or goes stale: after warm calls, a bad X gives
+    sklearn's error, another dtype of X its own result dtype, and a changed
+    activation, output function or weight the values of a fresh copy."""
+    est = _fit(MLPClassifier(hidden_layer_sizes=(8,), solver="adam", max_iter=3,
+                             random_state=0), X=X_DIG.astype(np.float32))
+    X = np.ascontiguousarray(X_DIG[:7], dtype=np.float32)
+
+    def fresh(X):
+        return copy.deepcopy(est).predict_proba(X)
+
+    for _ in range(2):
+        est.predict_proba(X)
+    assert fastmlp._predict._caches[id(est)][1].plan is not None
+    sk = _fit(SkMLPClassifier(hidden_layer_sizes=(8,), max_iter=1))
+    for case, bad in _bad_inputs().items():
+        with pytest.raises(ValueError) as ours:
+            est.predict_proba(bad)
+        with pytest.raises(ValueError) as theirs:
+            sk.predict_proba(bad)
+        assert str(ours.value) == str(theirs.value), case
+    assert est.predict_proba(X).dtype == np.float32
+    assert est.predict_proba(X.astype(np.float64)).dtype == np.float64
+    np.testing.assert_array_equal(est.predict_proba(X.astype(np.float64)),
+                                  fresh(X.astype(np.float64)))
+    before = est.predict_proba(X)
+    est.set_params(activation="tanh")
+    np.testing.assert_array_equal(est.predict_proba(X), fresh(X))
+    assert not np.array_equal(est.predict_proba(X), before)
+    est.out_activation_ = "logistic"
+    np.testing.assert_array_equal(est.predict_proba(X), fresh(X))
+    est.coefs_[1][0, 0] += 1.0
+    np.testing.assert_array_equal(est.predict_proba(X), fresh(X))
+    with sklearn.config_context(assume_finite=True):
+        est.predict_proba(X)
+    nan = X.copy()
+    nan[3, 3] = np.nan
+    with pytest.raises(ValueError, match="Input X contains NaN"):
+        est.predict_proba(nan)
+
+
 def test_thread_count_follows_each_calls_openmp_limit(clf, monkeypatch):
     made = []
     real = fastmlp._network.Workspace  # _network builds every Workspace
@@ -329,6 +371,9 @@ def test_one_row_touches_no_thread_rule_and_no_threadpoolctl(clf, monkeypatch):
     est.n_features_in_, est.n_layers_, est.n_outputs_ = 64, 3, 1
     est.out_activation_ = "identity"
     est.predict(x)
+    # up to MIN_ROWS_PER_THREAD rows: one thread, decided without the OpenMP
+    # look-ups either
+    est.predict(np.ascontiguousarray(X_DIG[:fastmlp._threads.MIN_ROWS_PER_THREAD]))
 
 
 def test_weights_of_the_wrong_shapes_are_refused():

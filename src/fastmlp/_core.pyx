@@ -17,6 +17,8 @@ from fastmlp._typedefs cimport OUT_HUBER, OUT_QUANTILE
 
 cnp.import_array()
 
+_FLOAT64, _FLOAT32 = np.dtype(np.float64), np.dtype(np.float32)
+
 ACTIVATIONS = frozenset(int(a) for a in Activation)
 OUTPUTS = frozenset(int(o) for o in Output)
 
@@ -170,12 +172,14 @@ cdef class Dataset:
     def __init__(self, X, Y=None, sample_weight=None, dtype=np.float64):
         cdef cnp.ndarray a
         cdef DataSpec* d = &self.base
+        # (the checks of a predict's ndarray X in C calls, not attribute
+        # look-ups: a fraction of a one-row predict otherwise)
         dtype = np.dtype(dtype)
-        if dtype not in (np.float32, np.float64):
+        if not (dtype is _FLOAT64 or dtype is _FLOAT32 or dtype in (np.float32, np.float64)):
             raise ValueError("dtype must be float32 or float64")
         self.dtype = dtype
         memset(d, 0, sizeof(DataSpec))
-        if hasattr(X, "indptr"):
+        if type(X) is not np.ndarray and hasattr(X, "indptr"):
             if X.format != "csr":
                 raise ValueError("sparse X must be CSR")
             n_total, nf = X.shape
@@ -200,12 +204,12 @@ cdef class Dataset:
             self.X = (data, indices, indptr)
         else:
             a = X
-            if a.ndim != 2 or a.dtype != dtype:
+            if cnp.PyArray_NDIM(a) != 2 or not (a.dtype is dtype or a.dtype == dtype):
                 raise ValueError("X must be a 2-D array of the model's float dtype")
             n_total, nf = a.shape[0], a.shape[1]
-            if a.flags.c_contiguous:
+            if cnp.PyArray_IS_C_CONTIGUOUS(a):
                 d.fortran = False
-            elif a.flags.f_contiguous:
+            elif cnp.PyArray_IS_F_CONTIGUOUS(a):
                 d.fortran = True
             else:
                 raise ValueError("dense X must be C- or F-contiguous")
@@ -269,8 +273,9 @@ cdef class Dataset:
 
 cdef int check_vec(object v, intp size, object dtype, str name) except -1:
     cdef cnp.ndarray a = v
-    if a.ndim != 1 or a.dtype != dtype or not a.flags.c_contiguous or a.shape[0] != size:
+    if (cnp.PyArray_NDIM(a) != 1 or not (a.dtype is dtype or a.dtype == dtype)
+            or not cnp.PyArray_IS_C_CONTIGUOUS(a) or cnp.PyArray_DIM(a, 0) != size):
         raise ValueError(f"{name} must be a contiguous ({size},) array of {dtype}")
-    if not a.flags.writeable and name != "params":
+    if name != "params" and not cnp.PyArray_ISWRITEABLE(a):
         raise ValueError(f"{name} must be writeable")
     return 0

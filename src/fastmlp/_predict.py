@@ -16,7 +16,9 @@ A call costs the forward pass plus a few microseconds:
   reference; a model whose class defines __eq__ has no hash). That keeps
   them out of the model's __dict__, so out of pickles, deepcopy, clone,
   get_params and to_sklearn. A model keeps those of its last few kinds of
-  call (_CACHED_WORKSPACES, _CACHED_BYTES), and none of an older network.
+  call (_CACHED_WORKSPACES, _CACHED_BYTES), and none of an older network,
+  and what its last kind of dense X needed (_plan: dtype, Layout, packed
+  vector), valid while coefs_/intercepts_ are that vector's views.
 - Threads: a Workspace for _threads.threads_for_rows of the call's rows.
   The compiled forward pass splits the work on a grid that depends on the
   rows and the network only, so the results do not depend on the thread
@@ -42,7 +44,6 @@ from fastmlp._network import (
     make_dataset,
     make_layout,
     make_threaded_workspace,
-    nnz_per_row,
     pack,
 )
 from fastmlp._objective import FEW_ROWS, FORWARD_COLUMNS, NonFiniteInput, forward_gemm_work
@@ -83,6 +84,7 @@ class _ModelCache:
         self.workspaces = OrderedDict()  # (id(layout), n_threads) -> Workspace
         self.lock = threading.Lock()
         self.views = None  # (coefs_ list, intercepts_ list, packed) when they are views
+        self.plan = None  # (key, what _plan found) for calls of one kind of X
 
     def holds(self, coefs, intercepts):
         """Whether coefs and intercepts are the views of the packed vector seen
@@ -109,6 +111,7 @@ class _ModelCache:
                 self.network = key[:3]
                 self.layouts = {}
                 self.workspaces = OrderedDict()
+                self.plan = None
             chunk = csr_chunk or chunk_rows(units, dtype.itemsize, forward_only=True)
             # no layer wider than one block: nothing to split by columns
             splits = csr_chunk is None and max(units[1:]) > FORWARD_COLUMNS
@@ -143,6 +146,9 @@ class _ModelCache:
             held -= workspaces.popitem(last=False)[1].nbytes
         used = {id(ws.layout) for ws in workspaces.values()}
         self.layouts = {k: v for k, v in self.layouts.items() if id(v[0]) in used}
+        plan = self.plan
+        if plan is not None and id(plan[1][2]) not in used:
+            self.plan = None
 
 
 def _cache(est):
@@ -254,14 +260,21 @@ def _blas_may_thread(layout, n_rows, columns):
             and forward_gemm_work(layout, n_rows, columns) > _BLAS_SINGLE_THREAD_WORK)
 
 
-def forward(est, X, check_input=True):
-    """Output-layer values (after the output function) of est for X."""
-    check_finite = False
-    if check_input:
-        X, check_finite = _check_X(est, X)
+def _plan(est, cache, X):
+    """(dtype, units, Layout, the most rows a call splits by columns, the
+    packed parameters) of a call with X. Remembered per model while
+    coefs_/intercepts_ are the views of the packed vector the kernels read,
+    for X of one dtype and the same activations, so a call with the same
+    kind of input skips the weight checks and the dtype and layout look-ups
+    (a few microseconds of a one-row call)."""
     coefs, intercepts = est.coefs_, est.intercepts_
-    cache = _cache(est)
     held = cache.holds(coefs, intercepts)
+    activation = est.activation
+    key = (X.dtype, activation if type(activation) is str else tuple(activation),
+           est.out_activation_)
+    plan = cache.plan
+    if held and plan is not None and plan[0] == key and type(X) is np.ndarray:
+        return plan[1]
     if not held:
         intercepts = _check_weights(coefs, intercepts)
     # (a packed vector has one dtype: its views')
@@ -270,8 +283,33 @@ def forward(est, X, check_input=True):
     if dtype not in (np.float32, np.float64):
         dtype = np.float64
     dtype = np.dtype(dtype)
-    n = X.shape[0]
     units = tuple([c.shape[0] for c in coefs] + [coefs[-1].shape[1]])
+    dense_in_place = type(X) is np.ndarray and X.dtype == dtype
+    layout, column_rows = cache.layout(units, activation, est.out_activation_, dtype,
+                                       _nnz_per_row(X) if sp.issparse(X) else None)
+    params = _packed_weights(cache, held, coefs, intercepts, dtype, layout.n_params)
+    found = (dtype, units, layout, column_rows, params)
+    # only the views' own vector: edits in place reach it, a converted copy
+    # would go stale
+    cache.plan = ((key, found) if dense_in_place and cache.views is not None
+                  and params is cache.views[2] else None)
+    return found
+
+
+def _nnz_per_row(X):
+    """Mean stored values per row of CSR or CSC X (those of its CSR kernel
+    input, without converting it)."""
+    return X.indptr[-1] / max(X.shape[0], 1)
+
+
+def forward(est, X, check_input=True):
+    """Output-layer values (after the output function) of est for X."""
+    check_finite = False
+    if check_input:
+        X, check_finite = _check_X(est, X)
+    cache = _cache(est)
+    dtype, units, layout, column_rows, params = _plan(est, cache, X)
+    n = X.shape[0]
     if X.shape[1] != units[0]:
         raise ValueError(f"X has {X.shape[1]} features, but the network expects {units[0]}.")
     out = np.empty((n, units[-1]), dtype=dtype)
@@ -280,40 +318,32 @@ def forward(est, X, check_input=True):
     # rows are independent: rows of another dtype, or strided ones (a column
     # slice of a wider array), go through a block at a time, never a
     # converted copy of the whole of X
-    blocks = [(0, n)]
-    if not sp.issparse(X) and (X.dtype != dtype
-                               or not (X.flags.c_contiguous or X.flags.f_contiguous)):
+    blocks = None
+    if type(X) is np.ndarray and (X.dtype != dtype
+                                  or not (X.flags.c_contiguous or X.flags.f_contiguous)):
         blocks = [(a, min(n, a + _CONVERT_ROWS)) for a in range(0, n, _CONVERT_ROWS)]
         if len(blocks) > 1 and blocks[-1][1] - blocks[-1][0] <= FEW_ROWS:
             # a pass over so few rows has its own products: the last rows
             # join the block before, so every row gets the whole X's values
             blocks[-2:] = [(blocks[-2][0], n)]
-        Xk = None
+        first = blocks[0][1]
     else:
-        Xk = as_kernel_input(X, dtype)
-    layout, column_rows = cache.layout(units, est.activation, est.out_activation_, dtype,
-                                       None if Xk is None else nnz_per_row(Xk))
-    params = _packed_weights(cache, held, coefs, intercepts, dtype, layout.n_params)
-    n_threads = threads_for_rows(blocks[0][1], layout.n_params, forward_only=True)
+        X = X if type(X) is np.ndarray else as_kernel_input(X, dtype)
+        first = n
+    n_threads = threads_for_rows(first, layout.n_params, forward_only=True)
     ws, shared = cache.workspace(layout, n_threads, dtype)
     # few dense rows: every wide product split by columns (see _objective);
     # the choice depends on the rows, never on the threads
     columns = n <= column_rows
-
-    def run():
-        for a, b in blocks:
-            # (a block's converted rows are freed before the next is made)
-            ws.forward(params, make_dataset(
-                Xk if Xk is not None else as_kernel_input(X[a:b], dtype), None, None, dtype
-            ), out[a:b], columns=columns, check_finite=check_finite)
-
     try:
         # (the last block may be cut into bigger chunks than the first)
-        if any(_blas_may_thread(layout, b - a, columns) for a, b in {blocks[0], blocks[-1]}):
+        if (n > FEW_ROWS
+                and any(_blas_may_thread(layout, b - a, columns)
+                        for a, b in ({blocks[0], blocks[-1]} if blocks else [(0, n)]))):
             with BLAS_LIMIT:
-                run()
+                _run(ws, params, X, blocks, out, dtype, columns, check_finite)
         else:
-            run()
+            _run(ws, params, X, blocks, out, dtype, columns, check_finite)
     except NonFiniteInput:
         _assert_all_finite(X, allow_nan=False, input_name="X",
                            estimator_name=type(est).__name__)
@@ -322,3 +352,16 @@ def forward(est, X, check_input=True):
         if shared:
             cache.lock.release()
     return out
+
+
+def _run(ws, params, X, blocks, out, dtype, columns, check_finite):
+    """The forward pass of X's rows into out: X as the kernels read it, or
+    (blocks) converted a block of rows at a time."""
+    if blocks is None:
+        ws.forward(params, make_dataset(X, None, None, dtype), out, columns=columns,
+                   check_finite=check_finite)
+        return
+    for a, b in blocks:
+        # (a block's converted rows are freed before the next is made)
+        ws.forward(params, make_dataset(as_kernel_input(X[a:b], dtype), None, None, dtype),
+                   out[a:b], columns=columns, check_finite=check_finite)

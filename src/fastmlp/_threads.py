@@ -147,9 +147,10 @@ def threads_for_rows(n_rows, n_params, forward_only=False):
     work = n_rows * n_params
     if forward_only:
         work *= FORWARD_FLOPS_PER_ROW_AND_PARAM / FLOPS_PER_ROW_AND_PARAM
-    if work < MIN_PARALLEL_WORK:
-        return 1
-    return max(1, min(effective_n_threads(), -(-n_rows // MIN_ROWS_PER_THREAD)))
+    most = -(-n_rows // MIN_ROWS_PER_THREAD)
+    if work < MIN_PARALLEL_WORK or most <= 1:
+        return 1  # (without effective_n_threads' look-ups: ~1 us of a one-row predict)
+    return max(1, min(effective_n_threads(), most))
 
 
 def minibatch_threads(batch_size, layer_units, n_params, avg_nnz=None):
