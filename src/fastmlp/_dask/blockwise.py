@@ -92,7 +92,7 @@ def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, 
     record.loss_curve = list(record.loss_curve)
     if record.validation_scores is not None:
         record.validation_scores = list(record.validation_scores)
-    validation_score = validation_scorer(val_blocks) if settings.early_stopping else None
+    validation = validation_scorer(val_blocks) if settings.early_stopping else None
     # a block's step: partial_fit's, with the stopping rules left to the client
     block_settings = dataclasses.replace(
         settings, early_stopping=False, verbose=False, incremental=True)
@@ -136,7 +136,7 @@ def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, 
             sum(float(loss) * r for loss, r in zip(block_losses, n_rows) if r) / n_train)
         record.t = block_record.t
         if end_epoch(record, settings, optimizer, n_iter, coefs, intercepts,
-                     validation_score, progress if hooks else None, state):
+                     validation, progress if hooks else None, state):
             break
     if settings.early_stopping:
         coefs, intercepts = record.best_coefs, record.best_intercepts
@@ -160,7 +160,8 @@ def validation_scorer(est, data):
         X_val = _concat_blocks(data.X, val_blocks)
         y_val = _concat_blocks(data.keep[0], val_blocks)  # labels as fit got them
         sw_val = _concat_blocks(data.sw, val_blocks) if data.sw is not None else None
-        return lambda: _score_arrays(_without_callbacks(est), X_val, y_val, sw_val)
+        # (loss, score), as end_epoch takes them; the loss is not computed here
+        return lambda: (None, _score_arrays(_without_callbacks(est), X_val, y_val, sw_val))
     return scorer
 
 
