@@ -201,7 +201,9 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         else:
             data = self._in_memory_data(X, y, sample_weight, incremental, first_pass)
         try:
-            vset = check_validation_set(self, *validation, data)
+            vset = (_dask.validation_set(self, *validation, data)
+                    if _dask.any_dask(*validation) else
+                    check_validation_set(self, *validation, data))
         except BaseException:
             # a bad validation set leaves the model as it was
             vars(self).clear()
@@ -221,7 +223,8 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             # drawn before the weights, as the first of a sequence of
             # partial_fit calls over the blocks draws them
             plan = _dask.plan_blocks(
-                len(data.x_blocks), self._random_state, early_stopping=self.early_stopping,
+                len(data.x_blocks), self._random_state,
+                early_stopping=self.early_stopping and vset is None,
                 validation_fraction=self.validation_fraction, shuffle=self.shuffle)
         if first_pass:
             self._initialize(np.empty((0, self.n_outputs_)), layer_units, data.dtype)
@@ -397,8 +400,10 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         if data.on_dask:
             result = _dask.fit_blockwise(
                 data, params, layer_units, settings, self._optimizer, self._random_state,
-                record, plan, validation_scorer=_dask.validation_scorer(self, data),
-                progress=progress,
+                record, plan, progress=progress, validation_scorer=(
+                    _dask.validation_scorer(self, data) if vset is None
+                    else partial(split_or_given, self, data, vset)),
+                given_validation=vset is not None,
             )
         else:
             result = fit_stochastic(

@@ -19,7 +19,6 @@ from sklearn.base import is_classifier
 from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_consistent_length, validate_data
 
-from fastmlp import _dask
 from fastmlp._network import unpack
 from fastmlp._predict import forward
 from fastmlp._sample_weight import check_sample_weight
@@ -74,6 +73,41 @@ class ValidationSet:
             print("Validation loss = %.8f, score = %f" % (loss, score))
         return loss, score
 
+    def sums(self, est):
+        """This set's parts of the figures, to add up with other parts
+        (combine_sums): weighted loss and weight sums, and the score's."""
+        out = forward(est, self.X, check_input=False)
+        w = np.ones(len(out)) if self.sw is None else self.sw
+        pred = est._decode(out)
+        sums = {"loss": float(w @ output_loss(est._kernel_output(), out, self.Y)),
+                "w": float(w.sum()), "finite": bool(np.isfinite(out).all())}
+        if is_classifier(est):
+            correct = pred == self.y
+            sums["hits"] = float(w @ (correct.all(axis=1) if correct.ndim == 2 else correct))
+        else:
+            Yt, P = self.Y, out.reshape(len(out), -1)
+            sums.update(ss_res=w @ (Yt - P) ** 2, wy=w @ Yt, wyy=w @ Yt ** 2)
+        return sums
+
+
+def combine_sums(est, parts):
+    """(loss, score) from the ValidationSet.sums of the parts of a set: the
+    score as est.score (R^2 from the weighted moments of y)."""
+    w = sum(p["w"] for p in parts)
+    loss = sum(p["loss"] for p in parts) / w
+    if not all(p["finite"] for p in parts):
+        return loss, np.nan
+    if is_classifier(est):
+        return loss, sum(p["hits"] for p in parts) / w
+    ss_res, wy, wyy = (sum(p[k] for p in parts) for k in ("ss_res", "wy", "wyy"))
+    ss_tot = wyy - wy ** 2 / w
+    # sklearn's r2_score (force_finite), the outputs' scores averaged
+    scores = np.ones(ss_res.shape[0])
+    valid = (ss_tot != 0) & (ss_res != 0)
+    scores[valid] = 1 - ss_res[valid] / ss_tot[valid]
+    scores[(ss_res != 0) & (ss_tot == 0)] = 0.0
+    return loss, float(np.mean(scores))
+
 
 def check_validation_set(est, X_val, y_val, sample_weight_val, data):
     """The validation set fit was given, checked as fit checks X, y and
@@ -88,10 +122,6 @@ def check_validation_set(est, X_val, y_val, sample_weight_val, data):
         raise ValueError("X_val is provided, but y_val was not provided.")
     if X_val is None:
         raise ValueError("y_val is provided, but X_val was not provided.")
-    if data.on_dask or _dask.any_dask(X_val, y_val, sample_weight_val):
-        raise ValueError(
-            "X_val and y_val are not supported with Dask input yet; pass in-memory "
-            "arrays for both the training and the validation data.")
     X_val = validate_data(est, X_val, accept_sparse=["csr", "csc"],
                           dtype=(np.float64, np.float32), reset=False)
     X_val = X_val.astype(data.dtype, copy=False)

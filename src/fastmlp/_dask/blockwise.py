@@ -70,13 +70,14 @@ def _epoch_record(t):
 
 
 def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, record,
-                  plan, *, validation_scorer=None, progress=None):
+                  plan, *, validation_scorer=None, given_validation=False, progress=None):
     """_stochastic.fit_stochastic's contract over the blocks of data (a
     prepare._Prepared): params, optimizer and random_state end as the epochs
     left them (params once per epoch), record is not modified, and the
     result is a StochasticResult. plan: plan_blocks's draws.
-    validation_scorer(held-out blocks) returns a callable that scores the
-    current weights (early_stopping).
+    validation_scorer(held-out blocks) returns a callable giving the current
+    weights' (loss, score) on them (early_stopping), or (given_validation:
+    None) on the set fit was given.
 
     What is drawn from the fit's RandomState, in this order: plan_blocks's
     draws, the initial weights (by the caller), then per block the shuffling
@@ -90,9 +91,11 @@ def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, 
     blocks, val_blocks, first_order = plan
     record = TrainingRecord(**vars(record))
     record.loss_curve = list(record.loss_curve)
-    if record.validation_scores is not None:
-        record.validation_scores = list(record.validation_scores)
-    validation = validation_scorer(val_blocks) if settings.early_stopping else None
+    for name in ("validation_scores", "validation_loss_curve"):
+        if getattr(record, name) is not None:
+            setattr(record, name, list(getattr(record, name)))
+    validation = (validation_scorer(None) if given_validation else
+                  validation_scorer(val_blocks) if settings.early_stopping else None)
     # a block's step: partial_fit's, with the stopping rules left to the client
     block_settings = dataclasses.replace(
         settings, early_stopping=False, verbose=False, incremental=True)
