@@ -290,3 +290,22 @@ def test_partial_fit_takes_no_validation_set():
     est = MLPClassifier(**_params("adam"))
     with pytest.raises(TypeError):
         est.partial_fit(X_TR, Y_TR, classes=np.arange(10), X_val=X_VA, y_val=Y_VA)
+
+
+def test_the_early_stopping_split_records_its_validation_loss():
+    params = _params("adam", early_stopping=True, max_iter=12)
+    est = fit_quietly(MLPClassifier(**params), X_TR, Y_TR)
+    sk = fit_quietly(SkMLPClassifier(**params), X_TR, Y_TR)
+    assert est.validation_scores_ == sk.validation_scores_
+    assert len(est.validation_loss_curve_) == est.n_iter_ == sk.n_iter_
+    assert all(v > 0 for v in est.validation_loss_curve_)
+
+
+@pytest.mark.parametrize("solver", SOLVERS)
+def test_float32_data_with_a_float64_validation_set(solver):
+    X32 = X_TR.astype(np.float32)
+    plain = fit_quietly(MLPClassifier(**_params(solver)), X32, Y_TR)
+    watched = fit_quietly(MLPClassifier(**_params(solver)), X32, Y_TR, X_val=X_VA, y_val=Y_VA)
+    assert_same_weights(watched, plain)
+    assert watched.coefs_[0].dtype == plain.coefs_[0].dtype
+    assert np.isfinite(watched.validation_loss_curve_).all()
