@@ -80,7 +80,9 @@ class ValidationSet:
         w = np.ones(len(out)) if self.sw is None else self.sw
         pred = est._decode(out)
         sums = {"loss": float(w @ output_loss(est._kernel_output(), out, self.Y)),
-                "w": float(w.sum()), "finite": bool(np.isfinite(out).all())}
+                "w": float(w.sum()),
+                # (est._score_output's NaN: a regressor's non-finite predictions)
+                "finite": is_classifier(est) or bool(np.isfinite(out).all())}
         if is_classifier(est):
             correct = pred == self.y
             sums["hits"] = float(w @ (correct.all(axis=1) if correct.ndim == 2 else correct))
