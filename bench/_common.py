@@ -49,13 +49,14 @@ def blas_threads():
     )
 
 
-def time_fit(benchmark, make_model, X, y, n_rounds, warmup_rounds=1):
-    """Time fit in one block of rounds; returns the last fitted model and
-    records the work it did (a side that stops early is not a faster side)."""
+def time_fit(benchmark, make_model, X, y, n_rounds, warmup_rounds=1, **fit_kw):
+    """Time fit in one block of rounds (fit_kw: fit's other arguments);
+    returns the last fitted model and records the work it did (a side that
+    stops early is not a faster side)."""
     models = []
 
     def fit():
-        models.append(make_model().fit(X, y))
+        models.append(make_model().fit(X, y, **fit_kw))
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ConvergenceWarning)

@@ -196,9 +196,13 @@ def test_request_methods_exist(est):
         assert est.set_fit_request(sample_weight=True) is est
         assert est.set_score_request(sample_weight=False) is est
         routing = est.get_metadata_routing()
-        assert routing.fit.requests == {"sample_weight": True}
+        # fit's validation set is metadata too, unrequested by default, as
+        # for HistGradientBoosting*
+        fit_requests = {"sample_weight": True, "X_val": None, "y_val": None,
+                        "sample_weight_val": None}
+        assert routing.fit.requests == fit_requests
         assert routing.score.requests == {"sample_weight": False}
-        assert clone(est).get_metadata_routing().fit.requests == {"sample_weight": True}
+        assert clone(est).get_metadata_routing().fit.requests == fit_requests
     assert "classes" in inspect.signature(
         MLPClassifier().set_partial_fit_request).parameters
 

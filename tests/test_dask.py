@@ -825,3 +825,66 @@ def test_zero_weight_sum_raises_as_in_memory_lbfgs(scheduler):
         with pytest.raises(ZeroDivisionError, match=r"^Weights sum to zero, can't be normalized$"):
             est.fit(*data)
         _assert_same_state(before, _model_state(est))
+
+
+# -------------------------------------------- a validation set (issue 23) --
+
+
+@pytest.mark.parametrize("solver", ["lbfgs", "adam"])
+@pytest.mark.parametrize("Est, kind", [(MLPClassifier, "multiclass"),
+                                       (MLPRegressor, "regression")])
+def test_dask_validation_set_equals_the_in_memory_one(scheduler, solver, Est, kind):
+    X, y = _data(kind)
+    Xv, yv = _data(kind, seed=1)
+    swv = np.random.RandomState(2).uniform(0.5, 2.0, len(yv))
+    Xd, yd, _ = _dask_arrays(X, y)
+    Xvd, yvd, swvd = _dask_arrays(Xv, yv, swv)
+    kw = dict(solver=solver, hidden_layer_sizes=(9,), max_iter=4, tol=0.0, random_state=0)
+    plain = _fit_quietly(Est(**kw), Xd, yd)
+    on_dask = _fit_quietly(Est(**kw), Xd, yd, X_val=Xvd, y_val=yvd, sample_weight_val=swvd)
+    local = _fit_quietly(Est(**kw), Xd, yd, X_val=Xv, y_val=yv, sample_weight_val=swv)
+    # the set only observes; on the cluster it gives the figures of the client
+    for a, b in zip(on_dask.coefs_ + on_dask.intercepts_, plain.coefs_ + plain.intercepts_):
+        np.testing.assert_array_equal(a, b)
+    assert len(on_dask.validation_loss_curve_) == on_dask.n_iter_ == 4
+    np.testing.assert_allclose(on_dask.validation_loss_curve_, local.validation_loss_curve_,
+                               rtol=1e-12)
+    np.testing.assert_allclose(on_dask.validation_scores_, local.validation_scores_,
+                               rtol=1e-10)
+
+
+def test_dask_early_stopping_on_a_given_set_holds_out_no_block(scheduler):
+    X, y = _data("multiclass")
+    Xv, yv = _data("multiclass", seed=1)
+    Xd, yd, _ = _dask_arrays(X, y)
+    Xvd, yvd, _ = _dask_arrays(Xv, yv)
+    est = _fit_quietly(MLPClassifier(solver="adam", hidden_layer_sizes=(9,), max_iter=30,
+                                     early_stopping=True, n_iter_no_change=2,
+                                     random_state=0), Xd, yd, X_val=Xvd, y_val=yvd)
+    assert est.t_ == est.n_iter_ * N
+    assert len(est.validation_loss_curve_) == len(est.validation_scores_) == est.n_iter_
+    assert est.best_validation_score_ == max(est.validation_scores_)
+
+
+@pytest.mark.parametrize("bad, match", [("nan", "NaN"), ("class", "classes not in y"),
+                                        ("features", "features"), ("numpy X", "Dask")])
+def test_dask_bad_validation_set_leaves_the_model(scheduler, bad, match):
+    X, y = _data("multiclass")
+    Xv, yv = _data("multiclass", seed=1)
+    if bad == "nan":
+        Xv[3, 2] = np.nan
+    elif bad == "class":
+        yv[5] = 99
+    elif bad == "features":
+        Xv = Xv[:, :4]
+    Xd, yd, _ = _dask_arrays(X, y)
+    Xvd, yvd, _ = _dask_arrays(Xv, yv)
+    est = _fit_quietly(MLPClassifier(solver="lbfgs", hidden_layer_sizes=(5,), max_iter=3,
+                                     random_state=0), X, y)
+    before = copy.deepcopy(vars(est))
+    with pytest.raises(ValueError, match=match):
+        est.fit(X if bad == "numpy X" else Xd, y if bad == "numpy X" else yd,
+                X_val=Xvd, y_val=yvd)
+    assert vars(est).keys() == before.keys()
+    for a, b in zip(est.coefs_, before["coefs_"]):
+        np.testing.assert_array_equal(a, b)

@@ -9,14 +9,11 @@ by parameter; the numerical work is done by the compiled core on one packed
 parameter vector (built through fastmlp._network).
 """
 
-import operator
+from functools import partial
 
 import numpy as np
 from sklearn.base import BaseEstimator, _fit_context, is_classifier
-from sklearn.utils import _safe_indexing, check_random_state
-from sklearn.utils._param_validation import (
-    InvalidParameterError,
-)
+from sklearn.utils import check_random_state
 
 from fastmlp import _dask
 from fastmlp._callbacks import CallbackSupportMixin, FitProgress
@@ -32,17 +29,17 @@ from fastmlp._network import (
     unpack,
     unpack_units,
 )
-from fastmlp._params import PARAMETER_CONSTRAINTS
+from fastmlp._params import PARAMETER_CONSTRAINTS, hidden_sizes
 from fastmlp._predict import forward
-from fastmlp._sample_weight import check_sample_weight
+from fastmlp._sample_weight import WeightsSumToZero, check_sample_weight
 from fastmlp._stochastic import (
     EpochSettings,
     StochasticOptimizerState,
     TrainingRecord,
-    WeightsSumToZero,
     fit_stochastic,
 )
 from fastmlp._threads import BLAS_LIMIT
+from fastmlp._validation import LbfgsValidation, check_validation_set, split_or_given
 
 STOCHASTIC_SOLVERS = ("sgd", "adam")
 
@@ -51,15 +48,6 @@ STOCHASTIC_SOLVERS = ("sgd", "adam")
 # recommendation for sigmoid units), 6 for the others
 _GLOROT_FACTOR_LOGISTIC = 2.0
 _GLOROT_FACTOR = 6.0
-
-def _layer_size(size):
-    """A hidden layer's size as an int, refused as sklearn refuses it: its
-    weights are drawn with the size as a numpy shape, which takes neither
-    floats (3.5, 3.0) nor booleans."""
-    if isinstance(size, (bool, np.bool_)):
-        raise TypeError("an integer is required")
-    return operator.index(size)
-
 
 def _refit_dtype(x_dtype, coefs):
     """The dtype a fit from existing weights computes in: the wider of the
@@ -86,22 +74,6 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
     _parameter_constraints: dict = dict(PARAMETER_CONSTRAINTS)
 
     # ------------------------------------------------------------ set-up --
-
-    def _hidden_sizes(self):
-        sizes = self.hidden_layer_sizes
-        if not hasattr(sizes, "__iter__"):
-            sizes = [sizes]
-        sizes = list(sizes)
-        if np.any(np.array(sizes) <= 0):
-            raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
-        sizes = [_layer_size(s) for s in sizes]
-        if not isinstance(self.activation, str) and len(self.activation) != len(sizes):
-            raise InvalidParameterError(
-                f"The 'activation' parameter of {type(self).__name__} must name one "
-                f"activation per hidden layer: got {len(self.activation)} names for "
-                f"{len(sizes)} hidden layers (hidden_layer_sizes={self.hidden_layer_sizes!r})."
-            )
-        return sizes
 
     def _glorot_factor(self, layer):
         """sklearn's factor for the weights into layer + 1: from the
@@ -142,6 +114,11 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             self.intercepts_.append(intercept.astype(dtype, copy=False))
         self._best_coefs = [c.copy() for c in self.coefs_]
         self._best_intercepts = [i.copy() for i in self.intercepts_]
+        # (a validation set's figures are set by the fit that has one)
+        for name in ("validation_loss_curve_",) + (
+                () if self.solver in STOCHASTIC_SOLVERS
+                else ("validation_scores_", "best_validation_score_")):
+            vars(self).pop(name, None)
         if self.solver in STOCHASTIC_SOLVERS:
             self.loss_curve_ = []
             self._no_improvement_count = 0
@@ -157,7 +134,8 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
     # --------------------------------------------------------------- fit --
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
+    def fit(self, X, y, sample_weight=None, *, X_val=None, y_val=None,
+            sample_weight_val=None):
         """Fit the model to data matrix X and target(s) y.
 
         Parameters
@@ -169,26 +147,46 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             The target values (class labels in classification, real numbers in
             regression).
         sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights.
+            Sample weights; a classifier multiplies them by the class
+            weights when ``class_weight`` is set.
+        X_val : {array-like, sparse matrix} of shape (n_val, n_features), default=None
+            A validation set, evaluated after every epoch or L-BFGS
+            iteration (``validation_loss_curve_``, ``validation_scores_``);
+            with ``early_stopping=True`` it decides when to stop, for every
+            solver, instead of ``validation_fraction`` of X.
+        y_val : array-like of shape (n_val,) or (n_val, n_outputs), default=None
+            The validation targets (a classifier's labels must be among
+            those of ``y``); required with ``X_val``.
+        sample_weight_val : array-like of shape (n_val,), default=None
+            The validation rows' weights (class weights do not apply).
 
         Returns
         -------
         self : object
             The fitted model.
         """
+        weights = sample_weight
         if not _dask.is_dask(X):
             y, sample_weight = in_memory(y), in_memory(sample_weight)
+            weights = self._training_weights(y, sample_weight)
         return self._fit(
-            X, y, sample_weight=sample_weight, incremental=False,
+            X, y, sample_weight=weights, incremental=False,
             callback_data=(X, y, sample_weight),
+            validation=(X_val, y_val, sample_weight_val),
         )
 
-    def _fit(self, X, y, sample_weight=None, incremental=False, callback_data=None):
+    def _training_weights(self, y, sample_weight):
+        """The weights the fit trains with (the classifier's class weights)."""
+        return sample_weight
+
+    def _fit(self, X, y, sample_weight=None, incremental=False, callback_data=None,
+             validation=(None, None, None)):
         """The fit, in memory or on Dask alike: everything validated, then the
         weights initialised, the solver run under the BLAS limit, the result
         checked and applied. callback_data: (X, y, sample_weight) as fit got
-        them, for the callbacks' hooks; None (partial_fit): no callbacks."""
-        hidden = self._hidden_sizes()
+        them, for the callbacks' hooks; None (partial_fit): no callbacks.
+        validation: fit's (X_val, y_val, sample_weight_val)."""
+        hidden = hidden_sizes(self)
         first_pass = not hasattr(self, "coefs_") or (
             not self.warm_start and not incremental
         )
@@ -202,6 +200,15 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
                 dtype_of=None if first_pass else lambda dt: _refit_dtype(dt, self.coefs_))
         else:
             data = self._in_memory_data(X, y, sample_weight, incremental, first_pass)
+        try:
+            vset = (_dask.validation_set(self, *validation, data)
+                    if _dask.any_dask(*validation) else
+                    check_validation_set(self, *validation, data))
+        except BaseException:
+            # a bad validation set leaves the model as it was
+            vars(self).clear()
+            vars(self).update(state_before)
+            raise
         stochastic = self.solver in STOCHASTIC_SOLVERS
         if not stochastic and data.weight_sum == 0:
             # sklearn's np.average raises here; a negative sum fits, as in sklearn
@@ -214,7 +221,8 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             # drawn before the weights, as the first of a sequence of
             # partial_fit calls over the blocks draws them
             plan = _dask.plan_blocks(
-                len(data.x_blocks), self._random_state, early_stopping=self.early_stopping,
+                len(data.x_blocks), self._random_state,
+                early_stopping=self.early_stopping and vset is None,
                 validation_fraction=self.validation_fraction, shuffle=self.shuffle)
         if first_pass:
             self._initialize(np.empty((0, self.n_outputs_)), layer_units, data.dtype)
@@ -236,12 +244,12 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             try:
                 if stochastic:
                     self._fit_stochastic(data, layer_units, incremental, progress, plan,
-                                         continued=not first_pass)
+                                         vset, continued=not first_pass)
                 elif self.solver == "lbfgs":
                     # (another solver, with parameter validation skipped, trains
                     # nothing: sklearn's fit too); warm_start continues the loss
                     # curve, as sgd/adam's
-                    self._fit_lbfgs(data, layer_units, progress,
+                    self._fit_lbfgs(data, layer_units, progress, vset,
                                     [] if first_pass else getattr(self, "loss_curve_", []))
             except WeightsSumToZero:
                 # (on Dask the partitions' own sum, rounded otherwise, may be
@@ -278,10 +286,11 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
                     " contain large values and need to be preprocessed."
                 )
 
-    def _fit_lbfgs(self, data, layer_units, progress=None, earlier_curve=()):
+    def _fit_lbfgs(self, data, layer_units, progress=None, vset=None, earlier_curve=()):
         """L-BFGS over data's objective: one compiled call per evaluation in
-        memory, a sum over the partitions on Dask. earlier_curve: the loss
-        curve the new iterations' losses follow (warm_start)."""
+        memory, a sum over the partitions on Dask; vset: a ValidationSet;
+        earlier_curve: the loss curve the new iterations' losses follow
+        (warm_start)."""
         dtype = data.dtype
         if data.on_dask:
             layout = make_layout(layer_units, self.activation, self._kernel_output(), dtype)
@@ -300,16 +309,18 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
 
             close = None
         try:
-            self._run_lbfgs(loss_grad, layout, dtype, progress, earlier_curve)
+            self._run_lbfgs(loss_grad, layout, dtype, progress, vset, earlier_curve)
         finally:
             if close is not None:
                 close()
 
-    def _run_lbfgs(self, loss_grad, layout, dtype, progress=None, earlier_curve=()):
+    def _run_lbfgs(self, loss_grad, layout, dtype, progress=None, vset=None, earlier_curve=()):
         """L-BFGS from the current weights over the objective loss_grad
-        (fit_lbfgs's; shared by the in-memory fit and the Dask one)."""
+        (fit_lbfgs's; shared by the in-memory fit and the Dask one); vset: a
+        ValidationSet evaluated at each iterate (early_stopping: on it)."""
         x0 = pack(self.coefs_, self.intercepts_, np.float64)
-        on_iteration = callback_bridge(progress, x0, layout)
+        validation = vset and LbfgsValidation(self, vset, layout, self.early_stopping)
+        on_iteration = callback_bridge(progress, x0, layout, validation)
         try:
             result = fit_lbfgs(
                 loss_grad, x0, dtype=dtype, max_iter=self.max_iter,
@@ -318,13 +329,13 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             )
         except LbfgsInterrupted as interrupted:
             # Ctrl-C: the model keeps the iterations done, and the interrupt goes on
-            self._apply_lbfgs(interrupted.result, layout, earlier_curve)
+            self._apply_lbfgs(interrupted.result, layout, validation, earlier_curve)
             raise
         if progress is not None:
             progress.close()
-        self._apply_lbfgs(result, layout, earlier_curve)
+        self._apply_lbfgs(result, layout, validation, earlier_curve)
 
-    def _apply_lbfgs(self, result, layout, earlier_curve=()):
+    def _apply_lbfgs(self, result, layout, validation=None, earlier_curve=()):
         self.n_iter_ = result.n_iter
         if result.loss is not None:
             self.loss_ = result.loss
@@ -332,13 +343,16 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         # float64 whatever the data's dtype, as sklearn's L-BFGS hands back
         # scipy's float64 iterate
         self.coefs_, self.intercepts_ = unpack(np.asarray(result.x, dtype=np.float64), layout)
+        if validation is not None:
+            validation.apply(layout)
 
     def _fit_stochastic(self, data, layer_units, incremental, progress=None, plan=None,
-                        continued=False):
+                        vset=None, continued=False):
         """sgd/adam: the optimizer state, the settings and the record of the
         last fit to _stochastic.fit_stochastic (in memory) or
         _dask.fit_blockwise (plan: its draws before the weights), and the
-        result back here. continued: from the weights of an earlier fit."""
+        result back here. vset: the ValidationSet fit was given, or None;
+        continued: from the weights of an earlier fit."""
         dtype = data.dtype
         n_params = sum(a * b + b for a, b in zip(layer_units[:-1], layer_units[1:]))
         if not incremental or not hasattr(self, "_optimizer"):
@@ -370,7 +384,14 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             validation_scores=self.validation_scores_,
             best_validation_score=self.best_validation_score_,
             best_coefs=self._best_coefs, best_intercepts=self._best_intercepts,
+            validation_loss_curve=getattr(self, "validation_loss_curve_", None),
         )
+        if vset is not None or (self.early_stopping and not data.on_dask):
+            # (on Dask the early-stopping split's loss is not recorded)
+            if record.validation_loss_curve is None or not self.warm_start:
+                record.validation_loss_curve = []
+            if record.validation_scores is None:
+                record.validation_scores = []
         # sklearn updates its weights in place, so they keep their dtype: float32
         # weights continued on float64 rows compute in float64 and stay float32
         weight_dtype = np.result_type(*self.coefs_, *self.intercepts_)
@@ -394,14 +415,17 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         if data.on_dask:
             result = _dask.fit_blockwise(
                 data, params, layer_units, settings, self._optimizer, self._random_state,
-                record, plan, validation_scorer=_dask.validation_scorer(self, data),
-                progress=progress,
+                record, plan, progress=progress, validation_scorer=(
+                    _dask.validation_scorer(self, data) if vset is None
+                    else partial(split_or_given, self, data, vset)),
+                given_validation=vset is not None,
             )
         else:
             result = fit_stochastic(
                 data.Xk, data.Y, data.sw, params, layer_units, settings, self._optimizer,
                 self._random_state, record, stratify=self._stratify(data.Y),
-                validation_scorer=self._validation_scorer(data), progress=progress,
+                validation_scorer=partial(split_or_given, self, data, vset),
+                given_validation=vset is not None, progress=progress,
             )
         record = result.record
         self.coefs_, self.intercepts_ = result.coefs, result.intercepts
@@ -422,18 +446,6 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             return Y.astype(bool)
         return None
 
-    def _validation_scorer(self, data):
-        def validation_scorer(val_rows):
-            # the validation rows as fit got them (a classifier's labels
-            # decoded), scored with the weights of the moment
-            X_val = _safe_indexing(data.X, val_rows)
-            y_val = data.Y[val_rows]
-            if is_classifier(self):
-                y_val = self._label_binarizer.inverse_transform(y_val.astype(bool))
-            sw_val = None if data.sw is None else data.sw[val_rows]
-            return lambda: self._score(X_val, y_val, sample_weight=sw_val)
-        return validation_scorer
-
     def _apply_record(self, record):
         """An sgd/adam fit record's attributes on the model: the loss curve,
         the step count and the early-stopping state."""
@@ -445,6 +457,8 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         self.best_loss_ = record.best_loss
         self.validation_scores_ = record.validation_scores
         self.best_validation_score_ = record.best_validation_score
+        if record.validation_loss_curve is not None:
+            self.validation_loss_curve_ = record.validation_loss_curve
         self._best_coefs = record.best_coefs
         self._best_intercepts = record.best_intercepts
 
@@ -454,11 +468,18 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
         """Output-layer values (after the output function) for X."""
         return forward(self, X, check_input=check_input)
 
-    def _score_with_function(self, X, y, sample_weight, score_function):
-        y_pred = self._predict(X, check_input=False)
+    def _score(self, X, y, sample_weight=None):
+        """sklearn's _score: the score of predict(X) against y, NaN for
+        non-finite predictions."""
+        return self._score_output(self._forward_pass_fast(X, check_input=False), y,
+                                  sample_weight)
+
+    def _score_output(self, out, y, sample_weight=None):
+        """_score from the forward pass's outputs out."""
+        y_pred = self._decode(out)
         if np.issubdtype(y_pred.dtype, np.floating) and not np.isfinite(y_pred).all():
             return np.nan
-        return score_function(y, y_pred, sample_weight=sample_weight)
+        return self._score_function(y, y_pred, sample_weight=sample_weight)
 
     def _check_solver(self):
         if self.solver not in STOCHASTIC_SOLVERS:

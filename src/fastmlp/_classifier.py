@@ -1,23 +1,18 @@
-"""MLPClassifier: its parameters, targets (labels, class weights), predict
-and partial_fit; what it shares with the regressor is
-BaseMultilayerPerceptron in fastmlp._base."""
+"""MLPClassifier: its parameters, class weights, predict and partial_fit;
+its labels are checked in fastmlp._labels, and what it shares with the
+regressor is BaseMultilayerPerceptron in fastmlp._base."""
 
 
 import numpy as np
 from sklearn.base import ClassifierMixin, _fit_context
 from sklearn.preprocessing import LabelBinarizer
-from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.multiclass import (
-    _check_partial_fit_first_call,
-    type_of_target,
-    unique_labels,
-)
-from sklearn.utils.validation import validate_data
+from sklearn.utils.multiclass import _check_partial_fit_first_call, type_of_target
 
 from fastmlp import _dask
 from fastmlp._base import BaseMultilayerPerceptron, in_memory
+from fastmlp._labels import validate_input, validation_targets
 from fastmlp._predict import check_fitted
 from fastmlp._sample_weight import with_class_weight
 
@@ -122,9 +117,10 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
 
     early_stopping : bool, default=False
         For ``"sgd"`` and ``"adam"``: hold out ``validation_fraction`` of the
-        rows (stratified, except for multilabel targets) and stop when the
-        validation score has not improved by ``tol`` for ``n_iter_no_change``
-        epochs, keeping the best weights.
+        rows (stratified, except for multilabel targets), or use the set given
+        to ``fit`` (``X_val``), and stop when the validation score has not
+        improved by ``tol`` for ``n_iter_no_change`` epochs, keeping the best
+        weights. ``"lbfgs"`` does so per iteration with ``X_val`` only.
 
     validation_fraction : float, default=0.1
         Share of the rows held out by ``early_stopping``, in [0, 1).
@@ -170,11 +166,17 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         and, unlike scikit-learn, each L-BFGS iteration too.
 
     validation_scores_ : list of float or None
-        The score (accuracy) on the held-out rows after each epoch, with
-        ``early_stopping``; otherwise None.
+        The score (accuracy) on the validation set (``X_val``, or the rows
+        ``early_stopping`` holds out) after each epoch or L-BFGS iteration;
+        None without one (``"lbfgs"``: not set).
 
     best_validation_score_ : float or None
-        The best of ``validation_scores_``; None without ``early_stopping``.
+        The best of ``validation_scores_``; None without a validation set.
+
+    validation_loss_curve_ : list of float
+        The training loss function (weighted by ``sample_weight_val``, no L2
+        term) on the validation set after each epoch or L-BFGS iteration;
+        only set with a validation set.
 
     t_ : int
         Training rows seen by the solver (the optimizer's time step).
@@ -308,76 +310,12 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         "class_weight": [dict, StrOptions({"balanced"}), None],
     }
 
-    @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y, sample_weight=None):
-        """Fit the model to data matrix X and target(s) y.
-
-        Parameters
-        ----------
-        X : {array-like, sparse matrix, Dask collection} of shape (n_samples, n_features)
-            The training data.
-        y : array-like of shape (n_samples,) or (n_samples, n_outputs)
-            The class labels (or label indicator matrix for multilabel).
-        sample_weight : array-like of shape (n_samples,), default=None
-            Sample weights; multiplied by the class weights when
-            `class_weight` is set.
-
-        Returns
-        -------
-        self : object
-            The fitted model.
-        """
-        weights = sample_weight
-        if not _dask.is_dask(X):
-            # (on Dask the class weights are applied on the cluster, with the
-            # labels: fastmlp._dask.prepare)
-            y, sample_weight = in_memory(y), in_memory(sample_weight)
-            weights = with_class_weight(self.class_weight, y, sample_weight)
-        return self._fit(
-            X, y, sample_weight=weights, incremental=False,
-            callback_data=(X, y, sample_weight),
-        )
-
     # sklearn stores loss on the instance; the classifier's is fixed
     loss = "log_loss"
 
-    def _validate_input(self, X, y, incremental, reset):
-        X, y = validate_data(
-            self,
-            X,
-            y,
-            accept_sparse=["csr", "csc"],
-            multi_output=True,
-            dtype=(np.float64, np.float32),
-            reset=reset,
-        )
-        if y.ndim == 2 and y.shape[1] == 1:
-            y = column_or_1d(y, warn=True)
-        if (not hasattr(self, "classes_")) or (not self.warm_start and not incremental):
-            self._label_binarizer = LabelBinarizer()
-            self._label_binarizer.fit(y)
-            self.classes_ = self._label_binarizer.classes_
-            if self._label_binarizer.y_type_ == "multiclass":
-                # what transform gives for the labels it was just fitted on
-                # (checked in tests/test_multilayer_perceptron.py), without its ~1 ms of
-                # repeated target checks: one column per class
-                return X, np.asarray(y).reshape(-1, 1) == self.classes_
-        else:
-            classes = unique_labels(y)
-            if self.warm_start:
-                if set(classes) != set(self.classes_):
-                    raise ValueError(
-                        "warm_start can only be used where `y` has the same "
-                        "classes as in the previous call to fit. Previously "
-                        f"got {self.classes_}, `y` has {classes}"
-                    )
-            elif len(np.setdiff1d(classes, self.classes_, assume_unique=True)):
-                raise ValueError(
-                    "`y` has classes not in `self.classes_`. "
-                    f"`self.classes_` has {self.classes_}. 'y' has {classes}."
-                )
-        y = self._label_binarizer.transform(y).astype(bool)
-        return X, y
+    # the labels of fit and of its validation set (fastmlp._labels)
+    _validate_input = validate_input
+    _validation_targets = validation_targets
 
     def predict(self, X):
         """Predict using the multi-layer perceptron classifier.
@@ -398,7 +336,10 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
+        return self._decode(self._forward_pass_fast(X, check_input=check_input))
+
+    def _decode(self, y_pred):
+        """The labels of the forward pass's outputs."""
         if self.n_outputs_ == 1:
             y_pred = y_pred.ravel()
         lb = self._label_binarizer
@@ -436,10 +377,19 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
             return _dask.score(self, X, y, sample_weight)
         return super().score(X, in_memory(y), sample_weight=in_memory(sample_weight))
 
-    def _score(self, X, y, sample_weight=None):
-        from sklearn.metrics import accuracy_score
+    @staticmethod
+    def _score_function(y, y_pred, sample_weight=None):
+        # accuracy_score's value (the weighted mean of the hits) without its
+        # target checks (~1 ms a call, once per epoch: y is checked already)
+        correct = np.asarray(y) == y_pred
+        if correct.ndim == 2:
+            correct = correct.all(axis=1)
+        return float(np.average(correct, weights=sample_weight))
 
-        return self._score_with_function(X, y, sample_weight, accuracy_score)
+    def _training_weights(self, y, sample_weight):
+        # (on Dask the class weights are applied on the cluster, with the
+        # labels: fastmlp._dask.prepare)
+        return with_class_weight(self.class_weight, y, sample_weight)
 
     @available_if(lambda est: est._check_solver())
     @_fit_context(prefer_skip_nested_validation=True)

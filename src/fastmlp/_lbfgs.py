@@ -141,14 +141,16 @@ def fit_lbfgs(loss_grad, x0, *, dtype, max_iter, max_fun, tol, verbose,
     )
 
 
-def callback_bridge(progress, x0, layout):
+def callback_bridge(progress, x0, layout, validation=None):
     """on_iteration for fit_lbfgs that drives a _callbacks.FitProgress: one
     subtask per iteration, begun here at x0 and then after each iteration
     ends, as sklearn's L-BFGS bridge does (so one more begins than runs;
-    progress.close ends it). None where no callback wants per-iteration hooks.
+    progress.close ends it). None where no callback wants per-iteration hooks
+    and there is no validation: None, or an on_iteration of its own
+    (_validation.LbfgsValidation) run first, whose figures the callbacks see.
     """
     if progress is None or not progress.per_step:
-        return None
+        return validation
 
     def state(x, n_iter, loss):
         # the estimator as if the fit had stopped at x (called by sklearn only
@@ -159,16 +161,19 @@ def callback_bridge(progress, x0, layout):
             out = dict(coefs_=coefs, intercepts_=intercepts, n_iter_=n_iter)
             if loss is not None:
                 out["loss_"] = np.float64(loss)
+            if validation is not None:
+                out.update(validation.attributes())
             return out
 
         return attributes
 
     def on_iteration(x, n_iter, loss):
+        stop = validation is not None and validation(x, n_iter, loss)
         # end the iteration scipy finished, begin the next one
         if progress.end(state(x, n_iter, loss)):
             return True
         progress.begin(state(x, n_iter, loss))
-        return False
+        return stop
 
     progress.begin(state(x0, 0, None))
     return on_iteration

@@ -1,10 +1,17 @@
 """The constructor parameters both estimators share: their constraints
-(sklearn's _parameter_constraints, with the activations beyond sklearn's)."""
+(sklearn's _parameter_constraints, with the activations beyond sklearn's),
+and the hidden layers' sizes checked as fit checks them."""
 
+import operator
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import Interval, Options, StrOptions
+from sklearn.utils._param_validation import (
+    Interval,
+    InvalidParameterError,
+    Options,
+    StrOptions,
+)
 
 # sklearn's four activations, then those beyond sklearn (issue 24)
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "gelu", "silu", "leaky_relu", "elu",
@@ -60,3 +67,31 @@ PARAMETER_CONSTRAINTS = {
     ],
     "max_fun": [Interval(Integral, 1, None, closed="left")],
 }
+
+
+def _layer_size(size):
+    """A hidden layer's size as an int, refused as sklearn refuses it: its
+    weights are drawn with the size as a numpy shape, which takes neither
+    floats (3.5, 3.0) nor booleans."""
+    if isinstance(size, (bool, np.bool_)):
+        raise TypeError("an integer is required")
+    return operator.index(size)
+
+
+def hidden_sizes(est):
+    """hidden_layer_sizes as a list of ints, checked (with one activation per
+    hidden layer when a list is given) as fit checks them."""
+    sizes = est.hidden_layer_sizes
+    if not hasattr(sizes, "__iter__"):
+        sizes = [sizes]
+    sizes = list(sizes)
+    if np.any(np.array(sizes) <= 0):
+        raise ValueError("hidden_layer_sizes must be > 0, got %s." % sizes)
+    sizes = [_layer_size(s) for s in sizes]
+    if not isinstance(est.activation, str) and len(est.activation) != len(sizes):
+        raise InvalidParameterError(
+            f"The 'activation' parameter of {type(est).__name__} must name one "
+            f"activation per hidden layer: got {len(est.activation)} names for "
+            f"{len(sizes)} hidden layers (hidden_layer_sizes={est.hidden_layer_sizes!r})."
+        )
+    return sizes

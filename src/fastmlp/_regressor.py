@@ -9,7 +9,7 @@ from sklearn.base import RegressorMixin, _fit_context
 from sklearn.utils import column_or_1d
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.metaestimators import available_if
-from sklearn.utils.validation import validate_data
+from sklearn.utils.validation import check_array, validate_data
 
 from fastmlp import _dask
 from fastmlp._base import BaseMultilayerPerceptron, in_memory
@@ -129,8 +129,10 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
 
     early_stopping : bool, default=False
         For ``"sgd"`` and ``"adam"``: hold out ``validation_fraction`` of the
-        rows and stop when the validation score has not improved by
-        ``tol`` for ``n_iter_no_change`` epochs, keeping the best weights.
+        rows, or use the set given to ``fit`` (``X_val``), and stop when the
+        validation score has not improved by ``tol`` for ``n_iter_no_change``
+        epochs, keeping the best weights. ``"lbfgs"`` does so per iteration
+        with ``X_val`` only.
 
     validation_fraction : float, default=0.1
         Share of the rows held out by ``early_stopping``, in [0, 1).
@@ -172,11 +174,17 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         and, unlike scikit-learn, each L-BFGS iteration too.
 
     validation_scores_ : list of float or None
-        The score (R^2) on the held-out rows after each epoch, with
-        ``early_stopping``; otherwise None.
+        The score (R^2) on the validation set (``X_val``, or the rows
+        ``early_stopping`` holds out) after each epoch or L-BFGS iteration;
+        None without one (``"lbfgs"``: not set).
 
     best_validation_score_ : float or None
-        The best of ``validation_scores_``; None without ``early_stopping``.
+        The best of ``validation_scores_``; None without a validation set.
+
+    validation_loss_curve_ : list of float
+        The training loss function (weighted by ``sample_weight_val``, no L2
+        term) on the validation set after each epoch or L-BFGS iteration;
+        only set with a validation set.
 
     t_ : int
         Training rows seen by the solver (the optimizer's time step).
@@ -340,10 +348,11 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         return self._predict(X)
 
     def _predict(self, X, check_input=True):
-        y_pred = self._forward_pass_fast(X, check_input=check_input)
-        if y_pred.shape[1] == 1:
-            return y_pred.ravel()
-        return y_pred
+        return self._decode(self._forward_pass_fast(X, check_input=check_input))
+
+    @staticmethod
+    def _decode(y_pred):
+        return y_pred.ravel() if y_pred.shape[1] == 1 else y_pred
 
     # sklearn 1.9 guards this with `available_if(lambda est: est._check_solver)`
     # (the method, never called, is always truthy), so its lbfgs regressor
@@ -392,10 +401,21 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
             return _dask.score(self, X, y, sample_weight)
         return super().score(X, in_memory(y), sample_weight=in_memory(sample_weight))
 
-    def _score(self, X, y, sample_weight=None):
+    @staticmethod
+    def _score_function(y, y_pred, sample_weight=None):
         from sklearn.metrics import r2_score
 
-        return self._score_with_function(X, y, sample_weight, r2_score)
+        return r2_score(y, y_pred, sample_weight=sample_weight)
+
+    def _validation_targets(self, y_val):
+        """y_val checked as y: (as score takes it, (n_val, n_outputs))."""
+        y_val = check_array(y_val, ensure_2d=False, dtype="numeric", input_name="y_val")
+        if y_val.ndim == 2 and y_val.shape[1] == 1:
+            y_val = column_or_1d(y_val, warn=True)
+        if self.loss == "poisson" and np.any(y_val < 0):
+            raise ValueError("Some value(s) of y_val are negative which is not allowed "
+                             "for Poisson regression.")
+        return y_val, y_val.reshape(len(y_val), -1)
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

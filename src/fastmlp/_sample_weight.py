@@ -1,4 +1,5 @@
-"""Sample weights: checked as sklearn checks them, times the class weights."""
+"""Sample weights: checked as sklearn checks them, times the class weights,
+and the check that no sgd/adam minibatch weighs nothing."""
 
 import numpy as np
 from sklearn.utils.class_weight import compute_sample_weight
@@ -32,3 +33,23 @@ def with_class_weight(class_weight, y, sample_weight):
         return cw
     sample_weight = check_sample_weight(sample_weight, y_arr, np.float64)
     return sample_weight * cw
+
+
+class WeightsSumToZero(ZeroDivisionError):
+    """A minibatch whose sample weights sum to zero (sklearn's np.average
+    raises ZeroDivisionError there too)."""
+
+
+def check_minibatch_weights(sample_weight, rows, n_samples, batch_size, epoch):
+    """Raise WeightsSumToZero before an epoch one of whose minibatches (rows,
+    or rows 0..n_samples-1 when None, batch_size at a time) weighs zero."""
+    sw = sample_weight[:n_samples] if rows is None else sample_weight[rows]
+    sums = np.add.reduceat(sw, np.arange(0, n_samples, batch_size), dtype=np.float64)
+    zero = np.flatnonzero(sums == 0)
+    if zero.size:
+        first = int(zero[0]) * batch_size
+        raise WeightsSumToZero(
+            f"Weights sum to zero, can't be normalized: the sample weights of "
+            f"minibatch {int(zero[0]) + 1} of epoch {epoch} (its rows {first} to "
+            f"{min(first + batch_size, n_samples) - 1} in that epoch's order) sum to 0."
+        )

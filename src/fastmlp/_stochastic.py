@@ -38,6 +38,7 @@ from fastmlp._network import (
     minibatch_chunk_rows,
     unpack,
 )
+from fastmlp._sample_weight import WeightsSumToZero, check_minibatch_weights
 from fastmlp._threads import minibatch_threads
 
 # sklearn's batch_size="auto": min(200, n_samples)
@@ -232,6 +233,7 @@ class TrainingRecord:
     best_validation_score: object
     best_coefs: list
     best_intercepts: list
+    validation_loss_curve: object = None  # a list with a validation set
 
 
 @dataclass
@@ -278,12 +280,15 @@ def _batch_size(settings, n_samples):
     return int(np.clip(settings.batch_size, 1, n_samples))
 
 
-def _update_no_improvement_count(record, settings, coefs, intercepts, validation_score):
+def _update_no_improvement_count(record, settings, coefs, intercepts, figures):
     """sklearn's BaseMultilayerPerceptron._update_no_improvement_count, on the
-    record; validation_score: None, or the score of the current weights
-    (early_stopping)."""
+    record; figures: None, or the (loss, score) of the current weights on the
+    validation set, which under early_stopping decides and otherwise only
+    observes."""
+    if figures is not None and record.validation_loss_curve is not None:
+        record.validation_loss_curve.append(figures[0])
     if settings.early_stopping:
-        record.validation_scores.append(validation_score())
+        record.validation_scores.append(figures[1])
         if settings.verbose:
             print("Validation score: %f" % record.validation_scores[-1])
         last_valid_score = record.validation_scores[-1]
@@ -296,6 +301,11 @@ def _update_no_improvement_count(record, settings, coefs, intercepts, validation
             record.best_coefs = [c.copy() for c in coefs]
             record.best_intercepts = [i.copy() for i in intercepts]
     else:
+        if figures is not None:
+            record.validation_scores.append(figures[1])
+            if (record.best_validation_score is None
+                    or figures[1] > record.best_validation_score):
+                record.best_validation_score = figures[1]
         if record.loss_curve[-1] > record.best_loss - settings.tol:
             record.no_improvement_count += 1
         else:
@@ -304,11 +314,12 @@ def _update_no_improvement_count(record, settings, coefs, intercepts, validation
             record.best_loss = record.loss_curve[-1]
 
 
-def end_epoch(record, settings, optimizer, n_iter, coefs, intercepts, validation_score,
+def end_epoch(record, settings, optimizer, n_iter, coefs, intercepts, validation,
               progress=None, state=None):
     """What follows an epoch whose loss is in record.loss and whose steps are
     in record.t, in sklearn's order: the loss curve and the verbose line, the
-    no-improvement count (validation_score under early_stopping), the
+    validation figures (validation: None or a callable giving the current
+    weights' (loss, score)) and the no-improvement count, the
     learning-rate schedule, the callbacks' end-of-epoch hook (progress, with
     state), the stopping rules and the max_iter warning. n_iter: the epochs
     this call has run. Returns whether the fit stops after this epoch. Shared
@@ -316,7 +327,8 @@ def end_epoch(record, settings, optimizer, n_iter, coefs, intercepts, validation
     record.loss_curve.append(record.loss)
     if settings.verbose:
         print("Iteration %d, loss = %.8f" % (n_iter, record.loss))
-    _update_no_improvement_count(record, settings, coefs, intercepts, validation_score)
+    figures = None if validation is None else validation()
+    _update_no_improvement_count(record, settings, coefs, intercepts, figures)
     optimizer.iteration_ends(record.t)  # the learning-rate schedule
     stop_requested = progress is not None and progress.end(state)
     if record.no_improvement_count > settings.n_iter_no_change:
@@ -351,29 +363,9 @@ def end_epoch(record, settings, optimizer, n_iter, coefs, intercepts, validation
     return False
 
 
-class WeightsSumToZero(ZeroDivisionError):
-    """A minibatch whose sample weights sum to zero (sklearn's np.average
-    raises ZeroDivisionError there too)."""
-
-
-def _check_minibatch_weights(sample_weight, rows, n_samples, batch_size, epoch):
-    """Raise WeightsSumToZero before an epoch one of whose minibatches (rows,
-    or rows 0..n_samples-1 when None, batch_size at a time) weighs zero."""
-    sw = sample_weight[:n_samples] if rows is None else sample_weight[rows]
-    sums = np.add.reduceat(sw, np.arange(0, n_samples, batch_size), dtype=np.float64)
-    zero = np.flatnonzero(sums == 0)
-    if zero.size:
-        first = int(zero[0]) * batch_size
-        raise WeightsSumToZero(
-            f"Weights sum to zero, can't be normalized: the sample weights of "
-            f"minibatch {int(zero[0]) + 1} of epoch {epoch} (its rows {first} to "
-            f"{min(first + batch_size, n_samples) - 1} in that epoch's order) sum to 0."
-        )
-
-
 def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimizer,
                    random_state, record, *, stratify=None, validation_scorer=None,
-                   progress=None):
+                   given_validation=False, progress=None):
     """sklearn's _fit_stochastic over the compiled epochs.
 
     Xk: the input as the kernels read it (_network.as_kernel_input); Y:
@@ -386,9 +378,12 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
     the estimator's RandomState; record: the TrainingRecord the last fit left
     (not modified: the result holds the new one).
 
-    Under early_stopping: stratify is None or the row labels the split keeps
-    the proportions of; validation_scorer(val_rows) returns a callable that
-    scores the current weights on those rows. progress: None or a
+    validation_scorer(val_rows) returns a callable giving the (loss, score)
+    of the current weights on those rows; given_validation: on the set fit
+    was given instead (val_rows None; no rows held out), which decides under
+    early_stopping and otherwise observes. Under early_stopping without it,
+    stratify is None or the row labels the split keeps the proportions of.
+    progress: None or a
     _callbacks.FitProgress, whose begin/end hooks bracket every epoch (end
     returning True stops the fit after that epoch, without the max_iter
     warning; a begun epoch cut short by Ctrl-C is left to progress.close).
@@ -399,18 +394,19 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
     dtype = Y.dtype
     record = TrainingRecord(**vars(record))
     record.loss_curve = list(record.loss_curve)
-    if record.validation_scores is not None:
-        record.validation_scores = list(record.validation_scores)
+    for name in ("validation_scores", "validation_loss_curve"):
+        if getattr(record, name) is not None:
+            setattr(record, name, list(getattr(record, name)))
     early_stopping = settings.early_stopping
     n_total = Y.shape[0]
-    validation_score = None
-    if early_stopping:
+    validation, train_rows = None, None
+    if given_validation:
+        validation = validation_scorer(None)
+    elif early_stopping:
         train_rows, val_rows = _early_stopping_split(
             n_total, settings, random_state, stratify
         )
-        validation_score = validation_scorer(val_rows)
-    else:
-        train_rows = None
+        validation = validation_scorer(val_rows)
 
     n_samples = n_total if train_rows is None else train_rows.shape[0]
     sample_idx = np.arange(n_samples, dtype=int)
@@ -448,6 +444,10 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
         )
         if record.loss is not None:
             out["loss_"] = record.loss
+        if record.validation_loss_curve is not None:
+            out.update(validation_loss_curve_=list(record.validation_loss_curve),
+                       validation_scores_=list(record.validation_scores),
+                       best_validation_score_=record.best_validation_score)
         return out
 
     try:
@@ -467,7 +467,7 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
                 rows = train_rows
             if sample_weight is not None:
                 try:
-                    _check_minibatch_weights(sample_weight, rows, n_samples, batch_size,
+                    check_minibatch_weights(sample_weight, rows, n_samples, batch_size,
                                              n_iter + 1)
                 except WeightsSumToZero:
                     params[...] = params_before
@@ -485,7 +485,7 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
             record.loss = np.float64(accumulated_loss) / n_samples
             record.t += n_samples
             if end_epoch(record, settings, optimizer, n_iter, coefs, intercepts,
-                         validation_score, progress if hooks else None, state):
+                         validation, progress if hooks else None, state):
                 break
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")

@@ -4,7 +4,8 @@ One job per module: ``detect`` (is an input a Dask collection; imports no
 Dask), ``prepare`` and ``blocks`` (the data checked, binarized and persisted
 once per fit), ``objective`` (the L-BFGS objective: per-partition sums),
 ``blockwise`` (sgd/adam epochs, the model travelling from block to block),
-``predict`` (lazy block-wise predict, cluster-side score). Nothing in this
+``predict`` (lazy block-wise predict, cluster-side score), ``validation``
+(a validation set given as Dask collections). Nothing in this
 package imports Dask before such an input arrives. This module: the cluster
 the fit runs on, and the version check of its workers.
 """
@@ -20,6 +21,7 @@ from fastmlp._dask.objective import _WORKSPACES as _WORKSPACES
 from fastmlp._dask.objective import DaskObjective
 from fastmlp._dask.predict import predict, score
 from fastmlp._dask.prepare import _prepare
+from fastmlp._dask.validation import validation_set
 from fastmlp._version import __version__
 
 
@@ -72,5 +74,5 @@ def prepare(est, X, y, sample_weight, first_pass, dtype_of=None):
 
 __all__ = [
     "DaskObjective", "any_dask", "fit_blockwise", "is_dask", "plan_blocks", "predict",
-    "prepare", "score", "validation_scorer",
+    "prepare", "score", "validation_scorer", "validation_set",
 ]

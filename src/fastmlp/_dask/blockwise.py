@@ -96,13 +96,14 @@ def _epoch_loss(block_losses, n_rows):
 
 
 def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, record,
-                  plan, *, validation_scorer=None, progress=None):
+                  plan, *, validation_scorer=None, given_validation=False, progress=None):
     """_stochastic.fit_stochastic's contract over the blocks of data (a
     prepare._Prepared): params, optimizer and random_state end as the epochs
     left them (params once per epoch), record is not modified, and the
     result is a StochasticResult. plan: plan_blocks's draws.
-    validation_scorer(held-out blocks) returns a callable that scores the
-    current weights (early_stopping).
+    validation_scorer(held-out blocks) returns a callable giving the current
+    weights' (loss, score) on them (early_stopping), or (given_validation:
+    None) on the set fit was given.
 
     What is drawn from the fit's RandomState, in this order: plan_blocks's
     draws, the initial weights (by the caller), then per block the shuffling
@@ -120,9 +121,11 @@ def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, 
     blocks, val_blocks, first_order = plan
     record = TrainingRecord(**vars(record))
     record.loss_curve = list(record.loss_curve)
-    if record.validation_scores is not None:
-        record.validation_scores = list(record.validation_scores)
-    validation_score = validation_scorer(val_blocks) if settings.early_stopping else None
+    for name in ("validation_scores", "validation_loss_curve"):
+        if getattr(record, name) is not None:
+            setattr(record, name, list(getattr(record, name)))
+    validation = (validation_scorer(None) if given_validation else
+                  validation_scorer(val_blocks) if settings.early_stopping else None)
     # a block's step: partial_fit's, with the stopping rules left to the client
     block_settings = dataclasses.replace(
         settings, early_stopping=False, verbose=False, incremental=True)
@@ -166,7 +169,7 @@ def fit_blockwise(data, params, layer_units, settings, optimizer, random_state, 
             n_iter += 1
             record.t = block_record.t
             if end_epoch(record, settings, optimizer, n_iter, coefs, intercepts,
-                         validation_score, progress if hooks else None, state):
+                         validation, progress if hooks else None, state):
                 break
     except KeyboardInterrupt:
         warnings.warn("Training interrupted by user.")
@@ -192,7 +195,8 @@ def validation_scorer(est, data):
         X_val = _concat_blocks(data.X, val_blocks)
         y_val = _concat_blocks(data.keep[0], val_blocks)  # labels as fit got them
         sw_val = _concat_blocks(data.sw, val_blocks) if data.sw is not None else None
-        return lambda: _score_arrays(_without_callbacks(est), X_val, y_val, sw_val)
+        # (loss, score), as end_epoch takes them; the loss is not computed here
+        return lambda: (None, _score_arrays(_without_callbacks(est), X_val, y_val, sw_val))
     return scorer
 
 
