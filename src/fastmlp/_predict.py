@@ -36,6 +36,7 @@ import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
+from fastmlp._forward import FEW_ROWS, FORWARD_COLUMNS, forward_gemm_work
 from fastmlp._network import (
     as_kernel_input,
     chunk_rows,
@@ -45,7 +46,7 @@ from fastmlp._network import (
     nnz_per_row,
     pack,
 )
-from fastmlp._objective import FEW_ROWS, FORWARD_COLUMNS, NonFiniteInput, forward_gemm_work
+from fastmlp._objective import NonFiniteInput
 from fastmlp._threads import BLAS_LIMIT, threads_for_rows
 
 # OpenBLAS runs a product of at most this many multiply-adds on one thread
@@ -296,7 +297,7 @@ def forward(est, X, check_input=True):
     params = _packed_weights(cache, held, coefs, intercepts, dtype, layout.n_params)
     n_threads = threads_for_rows(blocks[0][1], layout.n_params, forward_only=True)
     ws, shared = cache.workspace(layout, n_threads, dtype)
-    # few dense rows: every wide product split by columns (see _objective);
+    # few dense rows: every wide product split by columns (see _forward);
     # the choice depends on the rows, never on the threads
     columns = n <= column_rows
 
