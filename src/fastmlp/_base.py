@@ -32,7 +32,7 @@ from fastmlp._network import (
     unpack,
     unpack_units,
 )
-from fastmlp._params import PARAMETER_CONSTRAINTS
+from fastmlp._params import PARAMETER_CONSTRAINTS, dropout_rates
 from fastmlp._predict import forward
 from fastmlp._sample_weight import check_sample_weight
 from fastmlp._stochastic import (
@@ -101,6 +101,7 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
                 f"activation per hidden layer: got {len(self.activation)} names for "
                 f"{len(sizes)} hidden layers (hidden_layer_sizes={self.hidden_layer_sizes!r})."
             )
+        dropout_rates(self, len(sizes))
         return sizes
 
     def _glorot_factor(self, layer):
@@ -357,7 +358,7 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping,
             validation_fraction=self.validation_fraction, verbose=self.verbose,
-            incremental=incremental,
+            incremental=incremental, dropout=dropout_rates(self, len(layer_units) - 2),
         )
         record = TrainingRecord(
             t=self.t_, loss=getattr(self, "loss_", None), loss_curve=self.loss_curve_,

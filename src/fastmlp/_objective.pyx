@@ -24,7 +24,8 @@ from fastmlp._elementwise cimport (
 )
 from fastmlp._forward cimport forward_impl
 from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_tn, narrow_nt
-from fastmlp._layers cimport forward_hidden, pre_buffer
+from fastmlp._dropout cimport DropSpec, drop_forward, drop_backward
+from fastmlp._layers cimport first_layer, hidden_forward, next_layer, forward_hidden, pre_buffer
 from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss, is_robust, robust_loss
 from fastmlp._sparse cimport csr_tn
 from fastmlp._minibatch_threads cimport (
@@ -141,9 +142,11 @@ cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
 
 
 cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params,
-                   floating* work, floating* gacc, intp r0, intp m, bint fresh) noexcept nogil:
+                   floating* work, floating* gacc, intp r0, intp m, bint fresh,
+                   const DropSpec* drop) noexcept nogil:
     """Back-propagate the output delta through every layer into gacc (its
-    coefficient blocks overwritten when fresh, else added to)."""
+    coefficient blocks overwritten when fresh, else added to), through the
+    forward pass's dropout masks (drop: NULL without)."""
     cdef int L = net.n_layers - 1
     cdef int l, w_in, w_out
     cdef floating* T = work + net.tmp_off
@@ -165,27 +168,49 @@ cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params
                     w_out, beta, gacc + net.coef_off[l], w_out)
             gemm_rm(0, 1, <int> m, w_in, w_out, 1, work + net.act_off[l + 1], w_out,
                     params + net.coef_off[l], w_out, 0, T, w_in)
+        if drop != NULL and drop.threshold[l] != 0:
+            drop_backward(drop, net.acts[l], T, A, m, w_in, l, d.start + r0)
         activation_backward(net.acts[l], T, A, gacc + net.int_off[l - 1], m, w_in,
                             pre_buffer(net, work, l))
     first_layer_grad(net, d, gacc, work, r0, m, fresh)
 
 
+cdef void dropout_forward(const NetSpec* net, const DataSpec* d, const floating* params,
+                          floating* work, intp r0, intp m, const DropSpec* drop) noexcept nogil:
+    """forward_hidden with each hidden layer's activations through its mask
+    (rows at positions d.start + r0 ... of the epoch's order) before they
+    feed the next layer."""
+    cdef int L = net.n_layers - 1
+    cdef int l
+    first_layer(net, d, params, work, r0, m)
+    for l in range(L - 1):
+        hidden_forward(net, params, work, l, m)
+        if drop.threshold[l + 1] != 0:
+            drop_forward(drop, work + net.act_off[l + 1], m, net.units[l + 1], l + 1,
+                         d.start + r0)
+        next_layer(net, params, work, l + 1, m)
+
+
 cdef double chunk_loss_grad(const NetSpec* net, const DataSpec* d,
                             const floating* params, floating* work, floating* gacc,
-                            intp r0, intp m, bint fresh) noexcept nogil:
+                            intp r0, intp m, bint fresh, const DropSpec* drop) noexcept nogil:
     cdef double loss
-    forward_hidden(net, d, params, work, r0, m)
+    if drop == NULL:
+        forward_hidden(net, d, params, work, r0, m)
+    else:
+        dropout_forward(net, d, params, work, r0, m, drop)
     loss = output_loss_delta(net, d, params, work, gacc, r0, m)
-    backward(net, d, params, work, gacc, r0, m, fresh)
+    backward(net, d, params, work, gacc, r0, m, fresh, drop)
     return loss
 
 
 cdef double rows_loss_grad(const NetSpec* net, const DataSpec* d,
                            const floating* params, floating* acc, floating* work,
-                           intp lo, intp hi, intp chunk) noexcept nogil:
+                           intp lo, intp hi, intp chunk, const DropSpec* drop) noexcept nogil:
     """Raw loss and gradient sums (no penalty, not divided) of rows lo..hi of
     d on the calling thread, chunk rows at a time: the gradient into acc
-    (overwritten); returns the loss sum."""
+    (overwritten); returns the loss sum. drop: the hidden layers' dropout
+    (training with sgd/adam), or NULL."""
     cdef intp r0 = lo, m
     cdef double loss = 0
     if hi <= lo:
@@ -196,7 +221,7 @@ cdef double rows_loss_grad(const NetSpec* net, const DataSpec* d,
     memset(acc + net.n_coef, 0, (net.n_params - net.n_coef) * sizeof(floating))
     while r0 < hi:
         m = chunk if hi - r0 > chunk else hi - r0
-        loss += chunk_loss_grad(net, d, params, work, acc, r0, m, r0 == lo)
+        loss += chunk_loss_grad(net, d, params, work, acc, r0, m, r0 == lo, drop)
         r0 += m
     return loss
 
@@ -234,7 +259,7 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
     if T <= 1:
         for k in range(K):
             lacc[k] = rows_loss_grad(net, d, params, grad if k == 0 else gacc + (k - 1) * P,
-                                     work, (d.n * k) // K, (d.n * (k + 1)) // K, chunk)
+                                     work, (d.n * k) // K, (d.n * (k + 1)) // K, chunk, NULL)
         adapt.on_one += 1
     else:
         measure = adapt_measuring(adapt)
@@ -253,7 +278,7 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
             while j < K:
                 lacc[j] = rows_loss_grad(net, d, params, grad if j == 0 else gacc + (j - 1) * P,
                                          work + t * net.work_size, (d.n * j) // K,
-                                         (d.n * (j + 1)) // K, chunk)
+                                         (d.n * (j + 1)) // K, chunk, NULL)
                 j = j + team
             if measure:
                 cpu[t] = fm_thread_cpu_time() - c0
