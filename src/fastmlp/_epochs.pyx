@@ -313,7 +313,8 @@ cdef class EpochRunner:
     cdef object scratch  # (SUMS_PER_PART * n_threads,) float64: loss and penalty sums
     cdef readonly double alpha
     cdef DropSpec drop
-    cdef object drop_tables  # (thresholds, rates) per layer that drop points into, or None
+    cdef object drop_tables  # (thresholds, rates) per layer, which drop points into
+    cdef bint dropping       # some layer drops units
     cdef uint64_t drop_seed
 
     def __init__(self, Workspace ws, Dataset data, params, grad, state1, state2,
@@ -397,7 +398,8 @@ cdef class EpochRunner:
         if not 0 <= seed < 2**64:
             raise ValueError("the dropout seed must be in [0, 2**64)")
         thresholds = np.asarray(np.floor(r * 2.0**32), dtype=np.uint32)
-        self.drop_tables = (thresholds, r) if thresholds.any() else None
+        self.drop_tables = (thresholds, r)
+        self.dropping = thresholds.any()
         self.drop_seed = seed
         self.drop.threshold = <const uint32_t*> cnp.PyArray_DATA(thresholds)
         self.drop.rate = <const double*> cnp.PyArray_DATA(r)
@@ -457,5 +459,5 @@ cdef int _run_epoch(EpochRunner r, DataSpec* d, floating* params, intp n_rows,
                    <double*> cnp.PyArray_DATA(<cnp.ndarray> r.scratch), &r.adapt,
                    <double*> cnp.PyArray_DATA(<cnp.ndarray> r.cpu),
                    r.alpha, n_rows, batch_size,
-                   &r.drop if r.drop_tables is not None else NULL, loss_sum)
+                   &r.drop if r.dropping else NULL, loss_sum)
     return 0

@@ -19,19 +19,21 @@ from cython.parallel cimport parallel
 from libc.string cimport memset
 
 from fastmlp._core cimport NetSpec, DataSpec, Layout, Dataset, check_vec, row_of
+from fastmlp._dropout cimport DropSpec, drop_forward, drop_backward
 from fastmlp._elementwise cimport (
     f_log, f_log1p, activation_backward, softmax_rows, softmax_delta,
 )
 from fastmlp._forward cimport forward_impl
 from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_tn, narrow_nt
-from fastmlp._dropout cimport DropSpec, drop_forward, drop_backward
 from fastmlp._layers cimport first_layer, hidden_forward, next_layer, forward_hidden, pre_buffer
 from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss, is_robust, robust_loss
 from fastmlp._sparse cimport csr_tn
 from fastmlp._minibatch_threads cimport (
     Adapt, adapt_init, adapt_threads, adapt_measuring, adapt_after,
 )
-from fastmlp._openmp cimport fm_thread_cpu_time, omp_get_thread_num, omp_get_num_threads, omp_get_wtime
+from fastmlp._openmp cimport (
+    fm_thread_cpu_time, omp_get_thread_num, omp_get_num_threads, omp_get_wtime,
+)
 from fastmlp._typedefs cimport intp, OUT_SOFTMAX
 
 cnp.import_array()

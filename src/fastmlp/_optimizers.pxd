@@ -9,6 +9,7 @@ cdef enum:
     SOLVER_SGD = 0
     SOLVER_ADAM = 1
 
+
 cdef struct OptSpec:
     int solver
     bint nesterov
