@@ -20,6 +20,14 @@
 
 #include "_clones.h"
 
+/* As in _elementwise.h: GCC if-converts the selects below (so the loops
+ * vectorise) only when it may assume that floating-point operations do not
+ * trap. Values are unchanged by this. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC push_options
+#pragma GCC optimize("no-trapping-math")
+#endif
+
 static inline uint64_t fm_mix64(uint64_t z)
 {
     z += 0x9E3779B97F4A7C15ULL;
@@ -87,5 +95,9 @@ FM_CLONES static void NAME(T_* T, T_* A, ptrdiff_t m, int w, uint64_t key,     \
 }
 FM_DROP_BACKWARD(fm_drop_backward_d, double)
 FM_DROP_BACKWARD(fm_drop_backward_f, float)
+
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC pop_options
+#endif
 
 #endif
