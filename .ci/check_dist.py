@@ -18,7 +18,7 @@ import tempfile
 import zipfile
 
 SOURCE_SUFFIXES = (".c", ".pyx", ".pxi", ".pxd", ".h")
-COMPILED = ("_typedefs", "_core", "_objective", "_runtime_threads", "_epochs")
+COMPILED = ("_typedefs", "_core", "_forward", "_objective", "_runtime_threads", "_epochs")
 
 
 def check_sdist(path):

@@ -121,6 +121,7 @@ def test_params_match_sklearn(name):
     ours = getattr(fastmlp, name)().get_params()
     theirs = getattr(sk, name)().get_params()
     ours.pop("class_weight", None)  # fastmlp's addition (see test_interop)
+    assert ours.pop("dropout") == 0.0  # beyond scikit-learn (README), off by default
     if name == "MLPRegressor":  # the robust losses' parameters (README: Beyond scikit-learn)
         assert (ours.pop("huber_delta"), ours.pop("quantile")) == (1.0, 0.5)
     assert ours == theirs

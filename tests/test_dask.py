@@ -381,11 +381,15 @@ def test_predict_is_lazy_and_blockwise(scheduler, kind, cls):
 @pytest.mark.parametrize("solver, extra", [("adam", {}),
                                            ("sgd", {"learning_rate": "invscaling"}),
                                            ("adam", {"activation": ["silu", "leaky_relu"],
+                                                     "hidden_layer_sizes": (9, 5)}),
+                                           ("sgd", {"dropout": 0.3}),
+                                           ("adam", {"dropout": [0.2, 0.4],
                                                      "hidden_layer_sizes": (9, 5)})])
 def test_stochastic_equals_partial_fit_over_the_blocks(scheduler, solver, extra):
     """sgd/adam on Dask: the model travels through the blocks; its weights are
     those of partial_fit over the same blocks in the same order, one
-    RandomState driving both."""
+    RandomState driving both (with dropout, each block's step draws its masks'
+    seed from it, as each partial_fit call does)."""
     X, y = _data("multiclass")
     kw = {**dict(solver=solver, hidden_layer_sizes=(9,), max_iter=4, tol=0.0,
                  batch_size=64, learning_rate_init=0.01), **extra}

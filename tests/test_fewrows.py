@@ -14,7 +14,7 @@ from threadpoolctl import threadpool_limits
 
 from fastmlp import MLPClassifier, MLPRegressor
 from fastmlp._fewrows import few_rows_product
-from fastmlp._objective import FEW_ROWS
+from fastmlp._forward import FEW_ROWS
 
 ROWS = (1, 2, 3, 4, 5, 6, 7, 13, 64, 65, 300)
 COLUMNS = (1, 2, 7, 8, 15, 16, 17, 31, 33, 64, 100, 257, 1000)

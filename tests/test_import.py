@@ -11,7 +11,7 @@ import sysconfig
 
 import fastmlp
 
-COMPILED = ("_typedefs", "_core", "_objective", "_runtime_threads", "_epochs")
+COMPILED = ("_typedefs", "_core", "_forward", "_objective", "_runtime_threads", "_epochs")
 
 
 def _source_tree(tmp_path):

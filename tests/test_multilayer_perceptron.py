@@ -288,6 +288,8 @@ def test_parameters_like_sklearn(task):
     skm, fm = make_pair(task)
     skm, fm = type(skm)(), type(fm)()
     fm_params = fm.get_params()
+    # dropout (issue 24), off by default: sklearn's results
+    assert fm_params.pop("dropout") == 0.0
     if task == "classifier":
         # the one addition beyond sklearn (issue 4), default None = sklearn's results
         assert fm_params.pop("class_weight") is None

@@ -29,7 +29,7 @@ from fastmlp._network import (
     unpack,
     unpack_units,
 )
-from fastmlp._params import PARAMETER_CONSTRAINTS, hidden_sizes
+from fastmlp._params import PARAMETER_CONSTRAINTS, dropout_rates, hidden_sizes
 from fastmlp._predict import forward
 from fastmlp._sample_weight import WeightsSumToZero, check_sample_weight
 from fastmlp._stochastic import (
@@ -376,7 +376,7 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
             shuffle=self.shuffle, tol=self.tol, n_iter_no_change=self.n_iter_no_change,
             early_stopping=self.early_stopping,
             validation_fraction=self.validation_fraction, verbose=self.verbose,
-            incremental=incremental,
+            incremental=incremental, dropout=dropout_rates(self, len(layer_units) - 2),
         )
         record = TrainingRecord(
             t=self.t_, loss=getattr(self, "loss_", None), loss_curve=self.loss_curve_,

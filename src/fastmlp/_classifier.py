@@ -149,6 +149,13 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         ``partial_fit``. Not available with a 2-D (multilabel) ``y`` on Dask
         input.
 
+    dropout : float or list of float, default=0.0
+        Inverted dropout on the hidden layers' activations while training
+        with ``"sgd"`` or ``"adam"`` (not in scikit-learn's MLP): each unit
+        is zeroed with this probability, in [0, 1) (a list: one rate per
+        hidden layer), and the others scaled by ``1 / (1 - rate)``;
+        ``predict`` uses every unit. ``"lbfgs"`` takes only 0.
+
     Attributes
     ----------
     classes_ : ndarray or list of ndarray
@@ -279,6 +286,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         n_iter_no_change=10,
         max_fun=15000,
         class_weight=None,
+        dropout=0.0,
     ):
         self.hidden_layer_sizes = hidden_layer_sizes
         self.activation = activation
@@ -304,6 +312,7 @@ class MLPClassifier(ClassifierMixin, BaseMultilayerPerceptron):
         self.n_iter_no_change = n_iter_no_change
         self.max_fun = max_fun
         self.class_weight = class_weight
+        self.dropout = dropout
 
     _parameter_constraints: dict = {
         **BaseMultilayerPerceptron._parameter_constraints,

@@ -1,7 +1,8 @@
 # Element-wise work of the compiled core, inline, float32 and float64:
 # activations forward (with the bias) and backward, the output functions, the
 # softmax pre-pass and deltas, and the scalar maths they use. The vectorised
-# loops are C (_elementwise.h); the functions here pick the dtype's twin.
+# loops are C (_elementwise.h; the activations beyond sklearn's four in
+# _activations.h); the functions here pick the dtype's twin.
 # Derivatives are written in terms of the stored activation, as sklearn's
 # DERIVATIVES are.
 
@@ -36,6 +37,8 @@ cdef extern from "_elementwise.h" nogil:
     void fm_bias_logistic_f(float* Z, const float* b, intp m, int w) noexcept
     void fm_relu_back_d(const double* T, double* A, double* gb, intp m, int w) noexcept
     void fm_relu_back_f(const float* T, float* A, float* gb, intp m, int w) noexcept
+
+cdef extern from "_activations.h" nogil:
     void fm_bias_gelu_d(double* Z, const double* b, intp m, int w) noexcept
     void fm_bias_gelu_f(float* Z, const float* b, intp m, int w) noexcept
     void fm_bias_silu_d(double* Z, const double* b, intp m, int w) noexcept

@@ -24,12 +24,15 @@ from cpython.exc cimport PyErr_CheckSignals
 from cython cimport floating
 from cython.parallel cimport parallel
 from libc.math cimport sqrt, pow
+from libc.stdint cimport uint32_t, uint64_t
 
 from fastmlp._core cimport NetSpec, DataSpec, Dataset, check_vec, row_of
+from fastmlp._dropout cimport DropSpec, fm_drop_key
 from fastmlp._runtime_threads cimport (
     Adapt, ThreadRule, adapt_init, adapt_threads, adapt_measuring, adapt_segment, adapt_after,
 )
 from fastmlp._objective cimport Workspace, rows_loss_grad, finish_range
+from fastmlp._optimizers cimport SOLVER_SGD, SOLVER_ADAM, OptSpec, fm_set_level_cap, update_range
 from fastmlp._openmp cimport (
     omp_get_thread_num, omp_get_num_threads, omp_get_wtime, fm_barrier,
     fm_thread_cpu_time,
@@ -38,39 +41,8 @@ from fastmlp._typedefs cimport intp
 
 cnp.import_array()
 
-cdef enum:
-    SOLVER_SGD = 0
-    SOLVER_ADAM = 1
-
 # rows x parameters between two looks at pending signals (a few milliseconds)
 cdef double SIGNAL_CHECK_WORK = 2e7
-
-
-cdef struct OptSpec:
-    int solver
-    bint nesterov
-    double learning_rate    # sgd: the current rate (changed between epochs)
-    double momentum
-    double learning_rate_init
-    double beta_1
-    double beta_2
-    double epsilon
-    long long t             # adam: updates done so far
-
-
-cdef extern from "_optimizers.h" nogil:
-    # the element-wise updates, vectorised in C (exactness notes there)
-    void fm_sgd_d(double* p, const double* g, double* vel, intp n, double lr,
-                   double mom, int nesterov) noexcept
-    void fm_sgd_f(float* p, const float* g, float* vel, intp n, float lr,
-                   float mom, int nesterov) noexcept
-    void fm_adam_d(double* p, const double* g, double* ms, double* vs, intp n,
-                    double neg_lr, double b1, double c1, double b2, double c2,
-                    double eps) noexcept
-    void fm_adam_f(float* p, const float* g, float* ms, float* vs, intp n,
-                    double neg_lr, float b1, float c1, float b2, float c2,
-                    float eps) noexcept
-    int fm_set_level_cap(int cap) noexcept
 
 
 def _set_update_simd_cap(int cap):
@@ -78,28 +50,6 @@ def _set_update_simd_cap(int cap):
     1: AVX2, 0: plain C; every path gives the same bits). Returns the level
     in use."""
     return fm_set_level_cap(cap)
-
-
-cdef void update_range(const OptSpec* opt, floating* p, const floating* g, floating* s1,
-                       floating* s2, intp lo, intp hi, double lr_t) noexcept nogil:
-    # sklearn's hyper-parameters are Python floats: numpy casts them to the
-    # parameters' dtype (1 - beta is computed in double first)
-    if opt.solver == SOLVER_SGD:
-        if floating is double:
-            fm_sgd_d(p + lo, g + lo, s1 + lo, hi - lo, opt.learning_rate,
-                      opt.momentum, opt.nesterov)
-        else:
-            fm_sgd_f(p + lo, g + lo, s1 + lo, hi - lo, <float> opt.learning_rate,
-                      <float> opt.momentum, opt.nesterov)
-    else:
-        if floating is double:
-            fm_adam_d(p + lo, g + lo, s1 + lo, s2 + lo, hi - lo, -lr_t, opt.beta_1,
-                       1 - opt.beta_1, opt.beta_2, 1 - opt.beta_2, opt.epsilon)
-        else:
-            fm_adam_f(p + lo, g + lo, s1 + lo, s2 + lo, hi - lo, -lr_t,
-                       <float> opt.beta_1, <float> (1 - opt.beta_1),
-                       <float> opt.beta_2, <float> (1 - opt.beta_2),
-                       <float> opt.epsilon)
 
 
 # ------------------------------------------------ minibatch step ----
@@ -140,6 +90,7 @@ cdef struct Step:
     double* lacc          # (2, K): parts' loss sums, by minibatch parity
     double* regacc        # (2, K): slices' sums of squared coefficients
     double* cpu           # (K,): threads' CPU seconds in their work, or NULL
+    const DropSpec* drop  # the epoch's dropout, or NULL
 
 
 cdef double batch_weight(const DataSpec* d, const floating* like) noexcept nogil:
@@ -156,7 +107,7 @@ cdef double batch_weight(const DataSpec* d, const floating* like) noexcept nogil
 
 cdef double part_loss_grad(const NetSpec* net, const DataSpec* d, int k, int K,
                            const floating* params, floating* grad, floating* gacc,
-                           floating* work) noexcept nogil:
+                           floating* work, const DropSpec* drop) noexcept nogil:
     """Raw sums of part k of K of the rows of d into grad (k = 0) or
     gacc[k - 1]; returns its loss sum."""
     cdef DataSpec dk = d[0]
@@ -165,7 +116,7 @@ cdef double part_loss_grad(const NetSpec* net, const DataSpec* d, int k, int K,
     dk.n = hi - lo
     return rows_loss_grad(net, &dk, params,
                           grad if k == 0 else gacc + (k - 1) * net.n_params, work,
-                          0, dk.n, net.chunk)
+                          0, dk.n, net.chunk, drop)
 
 
 cdef double finish_slice(const NetSpec* net, OptSpec* opt, int k, int K,
@@ -223,7 +174,7 @@ cdef void segment_serial(const Step* s, DataSpec* d, floating* params, floating*
         batch_rows(s, d, start + b * s.batch_size)
         sw_sum = batch_weight(d, params)
         for k in range(K):
-            s.lacc[k] = part_loss_grad(s.net, d, k, K, params, grad, gacc, work)
+            s.lacc[k] = part_loss_grad(s.net, d, k, K, params, grad, gacc, work, s.drop)
         s.opt.t += 1
         lr_t = adam_step(s.opt, s.opt.t)
         for k in range(K):
@@ -260,7 +211,7 @@ cdef void segment_parallel(const Step* s, const DataSpec* d0, floating* params,
             k = t
             while k < K:
                 s.lacc[parity * K + k] = part_loss_grad(s.net, &d, k, K, params, grad,
-                                                        gacc, my_work)
+                                                        gacc, my_work, s.drop)
                 k = k + team
             if s.cpu != NULL:
                 s.cpu[t] += fm_thread_cpu_time() - c0
@@ -288,11 +239,11 @@ cdef void segment_parallel(const Step* s, const DataSpec* d0, floating* params,
 cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* params,
                     floating* grad, floating* s1, floating* s2, floating* work,
                     floating* gacc, double* scratch, Adapt* adapt, double* cpu,
-                    double alpha, intp n_rows, intp batch_size,
+                    double alpha, intp n_rows, intp batch_size, const DropSpec* drop,
                     double* loss_sum) except -1 nogil:
     """Minibatches rows [0, n_rows) of d (through d.idx when set) in order,
     batch_size rows each (the last one shorter), as sklearn's gen_batches.
-    scratch: SUMS_PER_PART * K doubles."""
+    scratch: SUMS_PER_PART * K doubles; drop: the epoch's dropout, or NULL."""
     cdef Step s
     cdef intp start = 0, n_batches, left, most, k
     cdef double t0, per_batch, since_check = 0
@@ -304,6 +255,7 @@ cdef int epoch_impl(const NetSpec* net, DataSpec* d, OptSpec* opt, floating* par
     s.n_rows = n_rows
     s.K = adapt.parts
     s.alpha = alpha
+    s.drop = drop
     s.lacc = scratch
     s.regacc = scratch + 2 * s.K
     # minibatches between two looks at pending signals (a few milliseconds)
@@ -359,6 +311,10 @@ cdef class EpochRunner(ThreadRule):
     cdef object cpu      # (n_threads,) float64: the threads' CPU seconds
     cdef object scratch  # (SUMS_PER_PART * n_threads,) float64: loss and penalty sums
     cdef readonly double alpha
+    cdef DropSpec drop
+    cdef object drop_tables  # (thresholds, rates) per layer, which drop points into
+    cdef bint dropping       # some layer drops units
+    cdef uint64_t drop_seed
 
     def __init__(self, Workspace ws, Dataset data, params, grad, state1, state2,
                  str solver, double alpha, double learning_rate, double momentum=0.9,
@@ -407,6 +363,24 @@ cdef class EpochRunner(ThreadRule):
         self.cpu = np.zeros(ws.n_threads, dtype=np.float64)
         self.scratch = np.zeros(SUMS_PER_PART * ws.n_threads, dtype=np.float64)
 
+    def set_dropout(self, rates, seed):
+        """Inverted dropout on the hidden layers' activations from the next
+        epoch on: rates, one per hidden layer, each in [0, 1) (0: none);
+        seed: the fit's, in [0, 2**64), which with the epoch keys the masks."""
+        cdef int L = self.ws.layout.spec.n_layers
+        r = np.zeros(L, dtype=np.float64)
+        r[1:L - 1] = rates  # (a wrong count: numpy's ValueError)
+        if not np.all((r >= 0) & (r < 1)):
+            raise ValueError(f"dropout rates must be in [0, 1), got {rates!r}")
+        if not 0 <= seed < 2**64:
+            raise ValueError("the dropout seed must be in [0, 2**64)")
+        thresholds = np.asarray(np.floor(r * 2.0**32), dtype=np.uint32)
+        self.drop_tables = (thresholds, r)
+        self.dropping = thresholds.any()
+        self.drop_seed = seed
+        self.drop.threshold = <const uint32_t*> cnp.PyArray_DATA(thresholds)
+        self.drop.rate = <const double*> cnp.PyArray_DATA(r)
+
     @property
     def t(self):
         return self.opt.t
@@ -425,13 +399,14 @@ cdef class EpochRunner(ThreadRule):
     def learning_rate(self, double value):
         self.opt.learning_rate = value
 
-    def run(self, idx, Py_ssize_t n_rows, Py_ssize_t batch_size):
+    def run(self, idx, Py_ssize_t n_rows, Py_ssize_t batch_size, uint64_t epoch=0):
         """One epoch over rows idx[0:n_rows] (rows 0..n_rows-1 of X when idx is
         None) in minibatches of batch_size; returns the sum over minibatches of
         loss * rows, sklearn's accumulated_loss. A pending KeyboardInterrupt is
-        raised between two minibatches."""
+        raised between two minibatches. epoch: keys the dropout masks."""
         cdef DataSpec d
         cdef double loss_sum = 0
+        self.drop.key = fm_drop_key(self.drop_seed, epoch)
         if batch_size < 1:
             raise ValueError("batch_size must be >= 1")
         if n_rows < 1:
@@ -460,5 +435,6 @@ cdef int _run_epoch(EpochRunner r, DataSpec* d, floating* params, intp n_rows,
                    <floating*> cnp.PyArray_DATA(r.ws.gacc),
                    <double*> cnp.PyArray_DATA(<cnp.ndarray> r.scratch), &r.adapt,
                    <double*> cnp.PyArray_DATA(<cnp.ndarray> r.cpu),
-                   r.alpha, n_rows, batch_size, loss_sum)
+                   r.alpha, n_rows, batch_size,
+                   &r.drop if r.dropping else NULL, loss_sum)
     return 0

@@ -41,6 +41,9 @@ class ModelIOMixin:
                     original_sklearn_version=pickle_version,
                 )
             )
+        # parameters added since the pickle was written (dropout...) take their defaults
+        for name, default in type(self)().get_params(deep=False).items():
+            state.setdefault(name, default)
         super().__setstate__(state)
 
     def to_sklearn(self):

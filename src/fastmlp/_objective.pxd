@@ -5,13 +5,14 @@ cimport numpy as cnp
 from cython cimport floating
 
 from fastmlp._core cimport NetSpec, DataSpec, Layout, Dataset
+from fastmlp._dropout cimport DropSpec
 from fastmlp._runtime_threads cimport ThreadRule
 from fastmlp._typedefs cimport intp
 
 
 cdef double rows_loss_grad(const NetSpec* net, const DataSpec* d,
                            const floating* params, floating* acc, floating* work,
-                           intp lo, intp hi, intp chunk) noexcept nogil
+                           intp lo, intp hi, intp chunk, const DropSpec* drop) noexcept nogil
 
 # inline: _epochs calls it for every L1-sized block of a slice
 cdef inline double finish_range(const NetSpec* net, const floating* params, floating* grad,

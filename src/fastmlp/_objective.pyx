@@ -1,7 +1,7 @@
-"""The objective: chunked, multi-threaded loss + gradient and forward pass of a
-dense MLP whose parameters live in ONE packed vector (sklearn's layout: every
-coefficient matrix row-major, then every intercept), and the Workspace that
-holds their per-thread buffers.
+"""The objective: chunked, multi-threaded loss + gradient of a dense MLP whose
+parameters live in ONE packed vector (sklearn's layout: every coefficient
+matrix row-major, then every intercept), and the Workspace that holds the
+per-thread buffers of it and of the forward pass (_forward).
 
 Memory beyond the data is per thread: activations of one chunk of rows for
 every layer, one temporary for the backward pass, a gather buffer for row
@@ -19,57 +19,26 @@ from cython.parallel cimport parallel
 from libc.string cimport memset
 
 from fastmlp._core cimport NetSpec, DataSpec, Layout, Dataset, check_vec, row_of
+from fastmlp._dropout cimport DropSpec, drop_forward, drop_backward
 from fastmlp._elementwise cimport (
-    all_finite, f_log, f_log1p, fm_gather_rows, bias_activation, activation_backward, output_rows,
-    softmax_rows, softmax_delta,
+    f_log, f_log1p, activation_backward, softmax_rows, softmax_delta,
 )
-from fastmlp._fewrows cimport FR_MAX_ROWS, few_rows_first, few_rows_hidden, few_rows_nn
-from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_nn, narrow_tn, narrow_nt
+from fastmlp._forward cimport forward_impl
+from fastmlp._gemm cimport SG_NMAX, gemm_rm, narrow_tn, narrow_nt
+from fastmlp._layers cimport first_layer, hidden_forward, next_layer, forward_hidden, pre_buffer
 from fastmlp._loss cimport machine_eps, softmax_row_loss, output_loss, is_robust, robust_loss
-from fastmlp._sparse cimport csr_nn, csr_tn
+from fastmlp._sparse cimport csr_tn
 from fastmlp._runtime_threads cimport (
     Adapt, adapt_init, adapt_threads, adapt_measuring, adapt_after,
 )
 from fastmlp._openmp cimport (
-    fm_barrier, fm_thread_cpu_time, omp_get_thread_num, omp_get_num_threads, omp_get_wtime,
+    fm_thread_cpu_time, omp_get_thread_num, omp_get_num_threads, omp_get_wtime,
 )
 from fastmlp._typedefs cimport intp, OUT_SOFTMAX
 
 cnp.import_array()
 
 # --------------------------------------------------------- one chunk ----
-
-cdef void first_layer(const NetSpec* net, const DataSpec* d, const floating* params,
-                      floating* work, intp r0, intp m) noexcept nogil:
-    """Z1 = X[rows r0 .. r0+m of the batch] @ W0 into layer 1's buffer (no bias)."""
-    cdef int n_out = net.units[1]
-    cdef int nf = <int> d.n_features
-    cdef const floating* W = params + net.coef_off[0]
-    cdef floating* Z = work + net.act_off[1]
-    cdef const floating* X = <const floating*> d.X
-    cdef floating* xb
-    cdef intp i, g
-    cdef int j
-    if d.indptr != NULL:
-        csr_nn(X, d.indices, d.indptr, d.idx, d.start + r0, m, W, n_out, Z)
-    elif d.idx != NULL:
-        xb = work + net.xbuf_off
-        if d.fortran:
-            for i in range(m):
-                g = d.idx[d.start + r0 + i]
-                for j in range(nf):
-                    xb[i * nf + j] = X[g + j * d.n_total]
-        else:
-            fm_gather_rows(<char*> xb, <const char*> X, d.idx + d.start + r0, m,
-                           nf * sizeof(floating))
-        gemm_rm(0, 0, <int> m, n_out, nf, 1, xb, nf, W, n_out, 0, Z, n_out)
-    elif d.fortran:
-        gemm_rm(1, 0, <int> m, n_out, nf, 1, X + d.start + r0, <int> d.n_total,
-                W, n_out, 0, Z, n_out)
-    else:
-        gemm_rm(0, 0, <int> m, n_out, nf, 1, X + (d.start + r0) * nf, nf,
-                W, n_out, 0, Z, n_out)
-
 
 cdef void first_layer_grad(const NetSpec* net, const DataSpec* d, floating* gacc,
                            const floating* work, intp r0, intp m, bint fresh) noexcept nogil:
@@ -94,43 +63,6 @@ cdef void first_layer_grad(const NetSpec* net, const DataSpec* d, floating* gacc
     else:
         gemm_rm(1, 0, nf, n_out, <int> m, 1, X + (d.start + r0) * nf, nf,
                 D, n_out, beta, G, n_out)
-
-
-cdef inline floating* pre_buffer(const NetSpec* net, floating* work, int l) noexcept nogil:
-    """Where hidden layer l keeps its pre-activations (gelu, silu, softplus), or NULL."""
-    return work + net.pre_off[l] if net.pre_off[l] >= 0 else NULL
-
-
-cdef inline void hidden_forward(const NetSpec* net, const floating* params, floating* work,
-                                int l, intp m) noexcept nogil:
-    """Layer l+1 buffer holds Z = A_l W_l; add b_l and apply the activation."""
-    bias_activation(net.acts[l + 1], work + net.act_off[l + 1], params + net.int_off[l], m,
-                    net.units[l + 1], pre_buffer(net, work, l + 1))
-
-
-cdef void next_layer(const NetSpec* net, const floating* params, floating* work,
-                     int l, intp m) noexcept nogil:
-    """Z_{l+1} = A_l @ W_l for l >= 1."""
-    cdef int n = net.units[l + 1]
-    if n <= SG_NMAX:
-        narrow_nn(work + net.act_off[l], params + net.coef_off[l],
-                  work + net.act_off[l + 1], m, net.units[l], n, work + net.sg_off)
-        return
-    gemm_rm(0, 0, <int> m, n, net.units[l], 1,
-            work + net.act_off[l], net.units[l],
-            params + net.coef_off[l], n, 0,
-            work + net.act_off[l + 1], n)
-
-
-cdef void forward_hidden(const NetSpec* net, const DataSpec* d, const floating* params,
-                         floating* work, intp r0, intp m) noexcept nogil:
-    """Every layer up to the output's Z (bias not yet added)."""
-    cdef int L = net.n_layers - 1
-    cdef int l
-    first_layer(net, d, params, work, r0, m)
-    for l in range(L - 1):
-        hidden_forward(net, params, work, l, m)
-        next_layer(net, params, work, l + 1, m)
 
 
 cdef double robust_loss_delta(const NetSpec* net, const DataSpec* d,
@@ -212,9 +144,11 @@ cdef double output_loss_delta(const NetSpec* net, const DataSpec* d,
 
 
 cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params,
-                   floating* work, floating* gacc, intp r0, intp m, bint fresh) noexcept nogil:
+                   floating* work, floating* gacc, intp r0, intp m, bint fresh,
+                   const DropSpec* drop) noexcept nogil:
     """Back-propagate the output delta through every layer into gacc (its
-    coefficient blocks overwritten when fresh, else added to)."""
+    coefficient blocks overwritten when fresh, else added to), through the
+    forward pass's dropout masks (drop: NULL without)."""
     cdef int L = net.n_layers - 1
     cdef int l, w_in, w_out
     cdef floating* T = work + net.tmp_off
@@ -236,27 +170,49 @@ cdef void backward(const NetSpec* net, const DataSpec* d, const floating* params
                     w_out, beta, gacc + net.coef_off[l], w_out)
             gemm_rm(0, 1, <int> m, w_in, w_out, 1, work + net.act_off[l + 1], w_out,
                     params + net.coef_off[l], w_out, 0, T, w_in)
+        if drop != NULL and drop.threshold[l] != 0:
+            drop_backward(drop, net.acts[l], T, A, m, w_in, l, d.start + r0)
         activation_backward(net.acts[l], T, A, gacc + net.int_off[l - 1], m, w_in,
                             pre_buffer(net, work, l))
     first_layer_grad(net, d, gacc, work, r0, m, fresh)
 
 
+cdef void dropout_forward(const NetSpec* net, const DataSpec* d, const floating* params,
+                          floating* work, intp r0, intp m, const DropSpec* drop) noexcept nogil:
+    """forward_hidden with each hidden layer's activations through its mask
+    (rows at positions d.start + r0 ... of the epoch's order) before they
+    feed the next layer."""
+    cdef int L = net.n_layers - 1
+    cdef int l
+    first_layer(net, d, params, work, r0, m)
+    for l in range(L - 1):
+        hidden_forward(net, params, work, l, m)
+        if drop.threshold[l + 1] != 0:
+            drop_forward(drop, work + net.act_off[l + 1], m, net.units[l + 1], l + 1,
+                         d.start + r0)
+        next_layer(net, params, work, l + 1, m)
+
+
 cdef double chunk_loss_grad(const NetSpec* net, const DataSpec* d,
                             const floating* params, floating* work, floating* gacc,
-                            intp r0, intp m, bint fresh) noexcept nogil:
+                            intp r0, intp m, bint fresh, const DropSpec* drop) noexcept nogil:
     cdef double loss
-    forward_hidden(net, d, params, work, r0, m)
+    if drop == NULL:
+        forward_hidden(net, d, params, work, r0, m)
+    else:
+        dropout_forward(net, d, params, work, r0, m, drop)
     loss = output_loss_delta(net, d, params, work, gacc, r0, m)
-    backward(net, d, params, work, gacc, r0, m, fresh)
+    backward(net, d, params, work, gacc, r0, m, fresh, drop)
     return loss
 
 
 cdef double rows_loss_grad(const NetSpec* net, const DataSpec* d,
                            const floating* params, floating* acc, floating* work,
-                           intp lo, intp hi, intp chunk) noexcept nogil:
+                           intp lo, intp hi, intp chunk, const DropSpec* drop) noexcept nogil:
     """Raw loss and gradient sums (no penalty, not divided) of rows lo..hi of
     d on the calling thread, chunk rows at a time: the gradient into acc
-    (overwritten); returns the loss sum."""
+    (overwritten); returns the loss sum. drop: the hidden layers' dropout
+    (training with sgd/adam), or NULL."""
     cdef intp r0 = lo, m
     cdef double loss = 0
     if hi <= lo:
@@ -267,26 +223,9 @@ cdef double rows_loss_grad(const NetSpec* net, const DataSpec* d,
     memset(acc + net.n_coef, 0, (net.n_params - net.n_coef) * sizeof(floating))
     while r0 < hi:
         m = chunk if hi - r0 > chunk else hi - r0
-        loss += chunk_loss_grad(net, d, params, work, acc, r0, m, r0 == lo)
+        loss += chunk_loss_grad(net, d, params, work, acc, r0, m, r0 == lo, drop)
         r0 += m
     return loss
-
-
-cdef void chunk_forward(const NetSpec* net, const DataSpec* d, const floating* params,
-                        floating* work, floating* out, intp r0, intp m) noexcept nogil:
-    """Forward pass of one chunk; output-layer values into out (rows r0..r0+m)."""
-    cdef int L = net.n_layers - 1
-    cdef int k = net.units[L]
-    if d.n > FR_MAX_ROWS:
-        forward_hidden(net, d, params, work, r0, m)
-    elif d.indptr == NULL and d.idx == NULL:
-        few_rows_first(net, d, params, work + net.act_off[1], r0, m, 0, net.units[1])
-        few_rows_hidden(net, params, work, m)
-    else:
-        first_layer(net, d, params, work, r0, m)
-        few_rows_hidden(net, params, work, m)
-    output_rows(net.output, work + net.act_off[L], params + net.int_off[L - 1],
-                out + r0 * k, m, k)
 
 
 # ------------------------------------------------------- whole batch ----
@@ -322,7 +261,7 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
     if T <= 1:
         for k in range(K):
             lacc[k] = rows_loss_grad(net, d, params, grad if k == 0 else gacc + (k - 1) * P,
-                                     work, (d.n * k) // K, (d.n * (k + 1)) // K, chunk)
+                                     work, (d.n * k) // K, (d.n * (k + 1)) // K, chunk, NULL)
         adapt.on_one += 1
     else:
         measure = adapt_measuring(adapt)
@@ -341,7 +280,7 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
             while j < K:
                 lacc[j] = rows_loss_grad(net, d, params, grad if j == 0 else gacc + (j - 1) * P,
                                          work + t * net.work_size, (d.n * j) // K,
-                                         (d.n * (j + 1)) // K, chunk)
+                                         (d.n * (j + 1)) // K, chunk, NULL)
                 j = j + team
             if measure:
                 cpu[t] = fm_thread_cpu_time() - c0
@@ -351,213 +290,6 @@ cdef double loss_grad_impl(const NetSpec* net, const DataSpec* d,
         loss += lacc[k]
     reg = finish_range(net, params, grad, gacc, K, 0, P, alpha, sw_sum, 0.0)
     return (loss + 0.5 * alpha * reg) / sw_sum
-
-
-# A forward pass over n rows runs on a grid that depends on n and the network
-# only, never on the thread count, so predictions are the same bit for bit on
-# any number of threads (OpenBLAS sums a product's terms in another order
-# when it splits it otherwise: it picks its kernel and blocking by size).
-# A few rows (the caller's choice, columns=True): one chunk, every wide
-# product in blocks of FWD_COLUMNS columns that the team shares (a few rows
-# cost mostly a read of the weights, which this splits). Otherwise an even
-# number of equal chunks, which the team shares. A pass over at most
-# FR_MAX_ROWS rows makes its products with _fewrows (whose sums BLAS does not
-# match bit for bit: chosen by the pass's rows, never by a chunk's).
-cdef enum:
-    FWD_COLUMNS = 64
-    # a batch of one chunk by rows is cut in two from this many rows on (8
-    # a thread, as _threads.MIN_ROWS_PER_THREAD); below, one BLAS call
-    FWD_SPLIT_ROWS = 16
-
-FORWARD_COLUMNS = FWD_COLUMNS  # for the caller's choice
-FEW_ROWS = FR_MAX_ROWS
-
-
-cdef inline intp forward_chunks(const NetSpec* net, intp n) noexcept nogil:
-    """Chunks of a pass over n rows by rows: as few as the chunk size allows,
-    and an even number (two or four threads share them evenly) except for a
-    batch too small to split."""
-    cdef intp k = (n + net.chunk - 1) // net.chunk
-    if k > 1 or n >= FWD_SPLIT_ROWS:
-        k += k % 2
-    return k if k < n else n
-
-
-def forward_gemm_work(Layout layout, intp n, bint columns):
-    """The most multiply-adds of one BLAS call in a forward pass over n rows
-    of dense input (whether BLAS could run it on several threads)."""
-    cdef const NetSpec* net = &layout.spec
-    cdef intp k = 1 if columns else forward_chunks(net, n)
-    cdef intp m = (n + k - 1) // k
-    cdef intp most = 0, w
-    cdef int l
-    if n <= FR_MAX_ROWS:
-        return 0  # _fewrows' products only
-    for l in range(net.n_layers - 1):
-        w = net.units[l + 1]
-        if l > 0 and w <= SG_NMAX:
-            continue
-        if columns and w > FWD_COLUMNS:
-            w = FWD_COLUMNS
-        if m * net.units[l] * w > most:
-            most = m * net.units[l] * w
-    return most
-
-
-cdef void layer_columns(const NetSpec* net, const DataSpec* d, const floating* params,
-                        floating* work, int l, intp m, int t, int team) noexcept nogil:
-    """Thread t's share of layer l over the chunk's m rows: its column blocks
-    of Z = A_l @ W_l (A_0: X), then bias and activation for a hidden layer;
-    a narrow product is thread 0's alone."""
-    cdef int L = net.n_layers - 1
-    cdef int h = net.units[l], w = net.units[l + 1]
-    cdef int nb = (w + FWD_COLUMNS - 1) // FWD_COLUMNS
-    cdef int b, c0, cw, lda = h
-    cdef bint trans = 0
-    cdef intp i
-    cdef const floating* A = work + net.act_off[l]
-    cdef const floating* W = params + net.coef_off[l]
-    cdef const floating* bias = params + net.int_off[l]
-    cdef floating* Z = work + net.act_off[l + 1]
-    if l > 0 and w <= SG_NMAX:
-        if t == 0:
-            if d.n <= FR_MAX_ROWS:
-                few_rows_nn(A, h, 1, W, w, Z, w, m, h, 0, w)
-            else:
-                narrow_nn(A, W, Z, m, h, w, work + net.sg_off)
-            if l < L - 1:
-                bias_activation(net.acts[l + 1], Z, bias, m, w, <floating*> NULL)
-        return
-    if l == 0:
-        A = <const floating*> d.X
-        if d.fortran:
-            A = A + d.start
-            lda = <int> d.n_total
-            trans = 1
-        else:
-            A = A + d.start * h
-    for b in range((nb * t) // team, (nb * (t + 1)) // team):
-        c0 = b * FWD_COLUMNS
-        cw = FWD_COLUMNS if w - c0 > FWD_COLUMNS else w - c0
-        if d.n <= FR_MAX_ROWS and l > 0:
-            few_rows_nn(A, h, 1, W, w, Z, w, m, h, c0, c0 + cw)
-        elif d.n <= FR_MAX_ROWS:
-            few_rows_first(net, d, params, Z, 0, m, c0, c0 + cw)
-        else:
-            gemm_rm(trans, 0, <int> m, cw, h, 1, A, lda, W + c0, w, 0, Z + c0, w)
-        if l < L - 1:
-            for i in range(m):
-                bias_activation(net.acts[l + 1], Z + i * w + c0, bias + c0, 1, cw,
-                                <floating*> NULL)
-
-
-cdef bint rows_finite(const floating* X, const DataSpec* d, intp r0, intp m) noexcept nogil:
-    """Whether rows r0 .. r0+m of d's dense X, read in place, are finite."""
-    cdef intp j
-    if d.fortran:
-        for j in range(d.n_features):
-            if not all_finite(X + d.start + r0 + j * d.n_total, m):
-                return 0
-        return 1
-    return all_finite(X + (d.start + r0) * d.n_features, m * d.n_features)
-
-
-cdef void columns_forward(const NetSpec* net, const DataSpec* d, const floating* params,
-                          floating* work, floating* out, int t, int team,
-                          int* seen_nonfinite, double* cpu) noexcept nogil:
-    """Thread t's part of the forward pass of d's rows as one chunk in
-    column blocks (work: the team's one chunk buffer), layer by layer; with
-    seen_nonfinite (this thread's flag), thread t first checks its share of
-    the rows; with cpu (this thread's), the CPU seconds of its work are added
-    to it: its CPU time less the wall time of its waits at the barriers
-    (a thread's CPU clock costs microseconds a read in a virtual machine,
-    the wall clock a tenth of that)."""
-    cdef int L = net.n_layers - 1
-    cdef int l
-    cdef intp r0 = (d.n * t) // team
-    cdef double c0 = fm_thread_cpu_time() if cpu != NULL else 0
-    cdef double waited = 0, w0 = 0
-    if seen_nonfinite != NULL and not rows_finite(<const floating*> d.X, d, r0,
-                                                  (d.n * (t + 1)) // team - r0):
-        seen_nonfinite[0] = 1
-    for l in range(L):
-        layer_columns(net, d, params, work, l, d.n, t, team)
-        if team > 1:
-            if cpu != NULL:
-                w0 = omp_get_wtime()
-            # (one thread: no region, and a barrier would bind to a caller's)
-            fm_barrier()
-            if cpu != NULL:
-                waited += omp_get_wtime() - w0
-    if t == 0:
-        output_rows(net.output, work + net.act_off[L], params + net.int_off[L - 1],
-                    out, d.n, net.units[L])
-    if cpu != NULL:
-        # (a wait while descheduled is wall time but no CPU time: never below 0)
-        c0 = fm_thread_cpu_time() - c0 - waited
-        cpu[0] += c0 if c0 > 0 else 0
-
-
-cdef void rows_forward(const NetSpec* net, const DataSpec* d, const floating* params,
-                       floating* work, floating* out, intp k, intp c0, intp c1,
-                       int* seen_nonfinite) noexcept nogil:
-    """Chunks c0 .. c1 of k equal chunks of d's rows; with seen_nonfinite
-    (this thread's flag), each chunk's rows are checked first, while the
-    products are about to read them."""
-    cdef intp c, r0, m
-    for c in range(c0, c1):
-        r0 = (d.n * c) // k
-        m = (d.n * (c + 1)) // k - r0
-        if seen_nonfinite != NULL and not rows_finite(<const floating*> d.X, d, r0, m):
-            seen_nonfinite[0] = 1
-        chunk_forward(net, d, params, work, out, r0, m)
-
-
-cdef void forward_impl(const NetSpec* net, const DataSpec* d, const floating* params,
-                       floating* work, floating* out, int n_threads, Adapt* adapt,
-                       double* cpu, bint columns, int* seen_nonfinite) noexcept nogil:
-    """Output-layer values of d's rows into out, on the grid above, on the
-    threads adapt gives (up to n_threads); with seen_nonfinite (one flag per
-    thread, zeroed), a thread that reads a non-finite input value sets its
-    flag."""
-    cdef intp k = forward_chunks(net, d.n)
-    cdef int T = adapt_threads(adapt) if n_threads > 1 else 1
-    cdef bint measure = False
-    cdef double t0 = 0
-    # firstprivate in the region (see loss_grad_impl)
-    cdef int t = 0, team = 1
-    cdef int* seen = NULL
-    cdef double* my_cpu = NULL
-    cdef double c0 = 0
-    cdef int j
-    if T <= 1:
-        if columns:
-            columns_forward(net, d, params, work, out, 0, 1, seen_nonfinite, NULL)
-        else:
-            rows_forward(net, d, params, work, out, k, 0, k, seen_nonfinite)
-        adapt.on_one += 1
-        return
-    measure = adapt_measuring(adapt)
-    if measure:
-        for j in range(n_threads):
-            cpu[j] = 0
-    t0 = omp_get_wtime()
-    with parallel(num_threads=T):
-        t = omp_get_thread_num()
-        team = omp_get_num_threads()
-        seen = NULL if seen_nonfinite == NULL else seen_nonfinite + t
-        my_cpu = cpu + t if measure else NULL
-        if columns:
-            columns_forward(net, d, params, work, out, t, team, seen, my_cpu)
-        else:
-            if measure:
-                c0 = fm_thread_cpu_time()
-            rows_forward(net, d, params, work + t * net.work_size, out, k,
-                         (k * t) // team, (k * (t + 1)) // team, seen)
-            if measure:
-                cpu[t] = fm_thread_cpu_time() - c0
-    adapt_after(adapt, 1, <double> d.n, omp_get_wtime() - t0, cpu)
-    adapt.on_threads += 1
 
 
 # ------------------------------------------------------ Python facing ----

@@ -1,17 +1,12 @@
 """The constructor parameters both estimators share: their constraints
-(sklearn's _parameter_constraints, with the activations beyond sklearn's),
-and the hidden layers' sizes checked as fit checks them."""
+(sklearn's _parameter_constraints, with the activations and the dropout
+beyond sklearn's), and the hidden layers' sizes checked as fit checks them."""
 
 import operator
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.utils._param_validation import (
-    Interval,
-    InvalidParameterError,
-    Options,
-    StrOptions,
-)
+from sklearn.utils._param_validation import Interval, InvalidParameterError, Options, StrOptions
 
 # sklearn's four activations, then those beyond sklearn (issue 24)
 ACTIVATIONS = ("identity", "logistic", "tanh", "relu", "gelu", "silu", "leaky_relu", "elu",
@@ -31,6 +26,44 @@ class _ActivationPerLayer(Options):
 
     def __str__(self):
         return f"a list or tuple of names among {sorted(self.options)}, one per hidden layer"
+
+
+class _RatePerLayer(Options):
+    """A list or tuple of dropout rates in [0, 1), one per hidden layer (the
+    count is checked against hidden_layer_sizes when fitting)."""
+
+    def __init__(self):
+        super().__init__(Real, set())
+
+    def is_satisfied_by(self, val):
+        return isinstance(val, (list, tuple)) and all(
+            isinstance(r, Real) and not isinstance(r, bool) and 0 <= r < 1 for r in val)
+
+    def __str__(self):
+        return "a list or tuple of rates in [0, 1), one per hidden layer"
+
+
+def dropout_rates(est, n_hidden):
+    """est.dropout as one rate per hidden layer; raises, at fit, for a list
+    of the wrong length (InvalidParameterError) and for dropout with L-BFGS,
+    whose objective must be deterministic (ValueError)."""
+    rates = est.dropout
+    if isinstance(rates, (list, tuple)):
+        if len(rates) != n_hidden:
+            raise InvalidParameterError(
+                f"The 'dropout' parameter of {type(est).__name__} must give one rate per "
+                f"hidden layer: got {len(rates)} rates for {n_hidden} hidden layers "
+                f"(hidden_layer_sizes={est.hidden_layer_sizes!r})."
+            )
+        rates = tuple(float(r) for r in rates)
+    else:
+        rates = (float(rates),) * n_hidden
+    if est.solver == "lbfgs" and any(rates):
+        raise ValueError(
+            f"dropout={est.dropout!r} needs solver='sgd' or 'adam': L-BFGS needs a "
+            "deterministic objective. Use dropout=0.0 with solver='lbfgs'."
+        )
+    return rates
 
 
 PARAMETER_CONSTRAINTS = {
@@ -66,6 +99,7 @@ PARAMETER_CONSTRAINTS = {
         Options(Real, {np.inf}),
     ],
     "max_fun": [Interval(Integral, 1, None, closed="left")],
+    "dropout": [Interval(Real, 0, 1, closed="left"), _RatePerLayer()],
 }
 
 
@@ -94,4 +128,5 @@ def hidden_sizes(est):
             f"activation per hidden layer: got {len(est.activation)} names for "
             f"{len(sizes)} hidden layers (hidden_layer_sizes={est.hidden_layer_sizes!r})."
         )
+    dropout_rates(est, len(sizes))
     return sizes

@@ -38,6 +38,7 @@ import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
+from fastmlp._forward import FEW_ROWS, FORWARD_COLUMNS, forward_gemm_work
 from fastmlp._network import (
     as_kernel_input,
     chunk_rows,
@@ -46,7 +47,7 @@ from fastmlp._network import (
     make_threaded_workspace,
     pack,
 )
-from fastmlp._objective import FEW_ROWS, FORWARD_COLUMNS, NonFiniteInput, forward_gemm_work
+from fastmlp._objective import NonFiniteInput
 from fastmlp._threads import BLAS_LIMIT, threads_for_rows
 
 # OpenBLAS runs a product of at most this many multiply-adds on one thread
@@ -332,7 +333,7 @@ def forward(est, X, check_input=True):
         first = n
     n_threads = threads_for_rows(first, layout.n_params, forward_only=True)
     ws, shared = cache.workspace(layout, n_threads, dtype)
-    # few dense rows: every wide product split by columns (see _objective);
+    # few dense rows: every wide product split by columns (see _forward);
     # the choice depends on the rows, never on the threads
     columns = n <= column_rows
     try:

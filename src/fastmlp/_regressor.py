@@ -160,6 +160,13 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
     quantile : float, default=0.5
         The quantile that ``loss="quantile"`` estimates, in (0, 1).
 
+    dropout : float or list of float, default=0.0
+        Inverted dropout on the hidden layers' activations while training
+        with ``"sgd"`` or ``"adam"`` (not in scikit-learn's MLP): each unit
+        is zeroed with this probability, in [0, 1) (a list: one rate per
+        hidden layer), and the others scaled by ``1 / (1 - rate)``;
+        ``predict`` uses every unit. ``"lbfgs"`` takes only 0.
+
     Attributes
     ----------
     loss_ : float
@@ -295,6 +302,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         max_fun=15000,
         huber_delta=1.0,
         quantile=0.5,
+        dropout=0.0,
     ):
         self.loss = loss
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -322,6 +330,7 @@ class MLPRegressor(RegressorMixin, BaseMultilayerPerceptron):
         self.max_fun = max_fun
         self.huber_delta = huber_delta
         self.quantile = quantile
+        self.dropout = dropout
 
     def _kernel_output(self):
         if self.loss in ("absolute_error", "huber", "quantile"):

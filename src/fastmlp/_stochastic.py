@@ -216,6 +216,7 @@ class EpochSettings:
     validation_fraction: float
     verbose: object
     incremental: bool
+    dropout: tuple = ()     # a rate per hidden layer (none: no dropout)
 
 
 @dataclass
@@ -427,6 +428,8 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
     ws = make_threaded_workspace(layout, dtype, n_threads)
     data = make_dataset(Xk, Y, sample_weight, dtype)
     runner = optimizer.make_runner(ws, data, params, grad, settings.alpha)
+    if any(settings.dropout):  # the seed drawn only then: else sklearn's draws
+        runner.set_dropout(settings.dropout, int(random_state.randint(2**63, dtype=np.int64)))
 
     hooks = progress is not None and progress.per_step
     n_iter = 0
@@ -476,7 +479,7 @@ def fit_stochastic(Xk, Y, sample_weight, params, layer_units, settings, optimize
             if optimizer.solver == "sgd":
                 runner.learning_rate = optimizer.learning_rate
             try:
-                accumulated_loss = runner.run(rows, n_samples, batch_size)
+                accumulated_loss = runner.run(rows, n_samples, batch_size, n_iter)
             finally:
                 optimizer.sync(runner)
 
