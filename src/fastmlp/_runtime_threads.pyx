@@ -18,8 +18,7 @@ from fastmlp._typedefs cimport intp
 # threads stop clearly beating one thread, every runner of the process goes on
 # with one thread for a while (20 ms at first, doubling up to 2 s while the
 # threads keep losing, and at least 8 times the losing regions' time) and then
-# tries them again, after one unjudged region that wakes them. Between
-# windows the threads run unmeasured regions, a
+# tries them again. Between windows the threads run unmeasured regions, a
 # growing number of them, whose wall time alone is checked: one far slower a
 # row than the last window's ends the threads' turn at once. The results do
 # not depend on any of this.
@@ -47,10 +46,6 @@ cdef double g_retry_at = 0, g_backoff = 0.02
 
 cdef void adapt_start_window(Adapt* a) noexcept nogil:
     a.threads = a.parts
-    # threads that have slept (while one thread ran, or between calls) take a
-    # millisecond to wake on a virtual machine, several times a small
-    # region's work: the window after their first region judges them
-    a.waking = True
     a.gap = 0
     a.until_window = 0
     a.window_left = WINDOW
@@ -85,19 +80,16 @@ cdef int adapt_threads(Adapt* a) noexcept nogil:
 
 cdef bint adapt_measuring(const Adapt* a) noexcept nogil:
     """Whether the next segment on several threads is a measured one."""
-    return (a.forced == 0 and not a.blind and a.threads > 1 and not a.waking
-            and a.until_window == 0)
+    return a.forced == 0 and not a.blind and a.threads > 1 and a.until_window == 0
 
 
 cdef intp adapt_segment(const Adapt* a) noexcept nogil:
     """Most minibatches the next segment on several threads may have. A
-    retry wakes the threads with one minibatch, then its window opens with a
-    one-minibatch probe: on cores that other processes hold, a segment costs
-    a time slice at every barrier, so a retry stops after two minibatches."""
+    window opens with a one-minibatch probe: on cores that other processes
+    hold, a segment costs a time slice at every barrier, so a retry stops
+    after one minibatch."""
     if a.forced > 0 or a.blind:
         return GAP_MAX + WINDOW
-    if a.waking:
-        return 1
     if a.until_window > 0:
         return a.until_window
     return 1 if a.window_left == WINDOW else a.window_left
@@ -124,9 +116,6 @@ cdef void adapt_after(Adapt* a, intp n_batches, double rows, double wall,
     cdef int k
     cdef double c = 0
     if a.forced > 0 or a.blind or a.threads == 1:
-        return
-    if a.waking:
-        a.waking = False
         return
     if a.until_window > 0:
         # unmeasured, but the wall clock is cheap: a region far slower a row
