@@ -179,7 +179,7 @@ FIT_QUICK = ["digits (16,) lbfgs 100 it", "4000x784 (256,) lbfgs 10 it"]
 FIT_FULL = FIT_QUICK + ["digits (64,) adam 20 epochs", "CSR 20000x10000 1% lbfgs 3 it"]
 # seconds per fit idle on 2 cores (sklearn's): few rounds for the long ones
 _FIT_ROUNDS = {"digits (16,) lbfgs 100 it": 15, "4000x784 (256,) lbfgs 10 it": 3,
-               "digits (64,) adam 20 epochs": 5, "CSR 20000x10000 1% lbfgs 3 it": 2}
+               "digits (64,) adam 20 epochs": 15, "CSR 20000x10000 1% lbfgs 3 it": 2}
 # beside busy processes one fit's time swings 3x with where the scheduler puts
 # the threads; blocks of a few seconds keep the median from following it
 _BUSY_ROUNDS = 4
