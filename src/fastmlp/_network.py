@@ -71,10 +71,12 @@ def chunk_rows(units, itemsize, nnz_per_row=None, forward_only=False):
 
 
 def nnz_per_row(Xk):
-    """Mean nonzeros per row of CSR kernel input; None for dense input."""
-    if not isinstance(Xk, CSR):
+    """Mean stored values per row of CSR kernel input, or of a CSR/CSC
+    matrix (its kernel input's, without converting it); None for dense."""
+    indptr = getattr(Xk, "indptr", None)
+    if indptr is None:
         return None
-    return Xk.indptr[-1] / max(Xk.shape[0], 1)
+    return indptr[-1] / max(Xk.shape[0], 1)
 
 
 def minibatch_chunk_rows(units, itemsize, batch_size, n_parts):

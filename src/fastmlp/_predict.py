@@ -34,7 +34,6 @@ from collections import OrderedDict
 from functools import partial
 
 import numpy as np
-import scipy.sparse as sp
 from sklearn import get_config
 from sklearn.utils.validation import _assert_all_finite, check_is_fitted, validate_data
 
@@ -45,6 +44,7 @@ from fastmlp._network import (
     make_dataset,
     make_layout,
     make_threaded_workspace,
+    nnz_per_row,
     pack,
 )
 from fastmlp._objective import NonFiniteInput
@@ -287,7 +287,7 @@ def _plan(est, cache, X):
     units = tuple([c.shape[0] for c in coefs] + [coefs[-1].shape[1]])
     dense_in_place = type(X) is np.ndarray and X.dtype == dtype
     layout, column_rows = cache.layout(units, activation, est.out_activation_, dtype,
-                                       _nnz_per_row(X) if sp.issparse(X) else None)
+                                       nnz_per_row(X))
     params = _packed_weights(cache, held, coefs, intercepts, dtype, layout.n_params)
     found = (dtype, units, layout, column_rows, params)
     # only the views' own vector: edits in place reach it, a converted copy
@@ -295,12 +295,6 @@ def _plan(est, cache, X):
     cache.plan = ((key, found) if dense_in_place and cache.views is not None
                   and params is cache.views[2] else None)
     return found
-
-
-def _nnz_per_row(X):
-    """Mean stored values per row of CSR or CSC X (those of its CSR kernel
-    input, without converting it)."""
-    return X.indptr[-1] / max(X.shape[0], 1)
 
 
 def forward(est, X, check_input=True):
