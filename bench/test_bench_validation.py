@@ -44,7 +44,7 @@ def _wide():
 
 CASES = {
     "digits (64,) adam 50 epochs": (
-        _digits, dict(hidden_layer_sizes=(64,), solver="adam", max_iter=50), 7),
+        _digits, dict(hidden_layer_sizes=(64,), solver="adam", max_iter=50), 21),
     "20000x784 (256,) lbfgs 5 iterations": (
         _wide, dict(hidden_layer_sizes=(256,), solver="lbfgs", max_iter=5), 3),
 }

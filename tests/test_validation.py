@@ -4,6 +4,7 @@ L-BFGS iteration, early stopping on the given set (L-BFGS too, restoring the
 best iterate), and bad validation input leaving the model as it was."""
 
 import pickle
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -20,6 +21,8 @@ from sklearn.preprocessing import LabelBinarizer
 from test_callbacks import Recorder
 
 from fastmlp import MLPClassifier, MLPRegressor
+from fastmlp._labels import validation_targets
+from fastmlp._validation import check_validation_set
 
 X_DIG, Y_DIG = load_digits(return_X_y=True)
 X_DIG = X_DIG / 16.0
@@ -126,6 +129,39 @@ def test_validation_loss_curve_against_numpy(solver, Est, loss, weighted):
     assert_allclose(est.validation_scores_, scores, rtol=1e-12, atol=1e-12)
     # no L2 term: the validation loss on the training rows is below loss_
     assert all(v > 0 for v in est.validation_loss_curve_)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("weighted", [False, True])
+@pytest.mark.parametrize("max_iter", [1, 30])
+def test_softmax_figures_equal_the_general_ones_bit_for_bit(dtype, weighted, max_iter):
+    # the multiclass shortcut, which early stopping's split takes too, must
+    # not move a score (n_iter_ and the kept weights follow it)
+    est = fit_quietly(MLPClassifier(**_params("adam", max_iter=max_iter)),
+                      X_TR.astype(dtype), Y_TR)
+    vset = check_validation_set(est, X_VA.astype(dtype), Y_VA, SW_VA if weighted else None,
+                                SimpleNamespace(dtype=np.dtype(dtype), n_outputs=10))
+    assert vset.columns is not None
+    shortcut = vset.evaluate(est)
+    vset.columns = None
+    general = vset.evaluate(est)
+    assert shortcut == general
+    assert type(shortcut[1]) is float
+
+
+@pytest.mark.parametrize("y, y_val", [
+    (Y_TR, Y_VA), (Y_TR % 2, Y_VA % 2), (np.full(5, 7), np.full(3, 7)),
+    (np.array(["b", "a", "c"] * 3), np.array(["c", "a"])),
+    (np.array([1.0, 2.0, 4.0] * 3), np.array([4, 1, 1])),
+])
+def test_validation_targets_equal_label_binarizer(y, y_val):
+    est = SimpleNamespace(_label_binarizer=LabelBinarizer().fit(y))
+    est.classes_ = est._label_binarizer.classes_
+    labels, Y = validation_targets(est, y_val)
+    assert_array_equal(labels, y_val)
+    expected = est._label_binarizer.transform(y_val)
+    assert Y.shape == expected.shape and Y.dtype == expected.dtype
+    assert_array_equal(Y, expected)
 
 
 # ------------------------ sgd/adam early stopping against sklearn's ----

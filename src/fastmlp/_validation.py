@@ -62,13 +62,41 @@ class ValidationSet:
         # verbose prints the loss of a given set only (the early-stopping
         # split's lines stay scikit-learn's)
         self.announce = announce
+        # one class per row (a multiclass classifier's targets): each row's
+        # class column, for the softmax figures in a few array operations
+        Y = self.Y
+        self.columns = None
+        if Y.ndim == 2 and Y.shape[1] > 1 and ((Y == 0) | (Y == 1)).all() \
+                and (Y.sum(axis=1) == 1).all():
+            self.columns = Y.argmax(axis=1)
+            self.at = np.arange(Y.shape[0]) * Y.shape[1] + self.columns
+
+    def _softmax_figures(self, out):
+        """(per-row loss, score) of softmax outputs, as output_loss and the
+        classifier's _score_output give them bit for bit: only the class
+        column's term of the row's loss is non-zero, and the predicted label
+        is the row's label exactly where the largest output is its column."""
+        eps = np.finfo(np.float64).eps
+        # (ufuncs in place, not np.clip and np.average: a few microseconds
+        # each, once per epoch)
+        p = out.ravel().take(self.at).astype(np.float64, copy=False)
+        np.log(np.maximum(np.minimum(p, 1 - eps, out=p), eps, out=p), out=p)
+        hits = np.argmax(out, axis=1) == self.columns
+        score = (float(np.count_nonzero(hits) / len(hits)) if self.sw is None
+                 else float(np.average(hits, weights=self.sw)))
+        return np.negative(p, out=p), score
 
     def evaluate(self, est, verbose=False):
         """(validation loss, score) of est's current coefs_/intercepts_."""
         out = forward(est, self.X, check_input=False)
-        per_row = output_loss(est._kernel_output(), out, self.Y)
+        kernel_output = est._kernel_output()
+        if self.columns is not None and kernel_output == "softmax":
+            per_row, score = self._softmax_figures(out)
+        else:
+            per_row = output_loss(kernel_output, out, self.Y)
+            score = est._score_output(out, self.y, self.sw)
         total = per_row.sum() if self.sw is None else np.dot(self.sw, per_row)
-        loss, score = float(total / self.sw_sum), est._score_output(out, self.y, self.sw)
+        loss = float(total / self.sw_sum)
         if verbose and self.announce:
             print("Validation loss = %.8f, score = %f" % (loss, score))
         return loss, score
