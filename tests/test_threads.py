@@ -570,3 +570,31 @@ def test_fit_and_a_threadpoolctl_limit_in_another_thread_leave_blas_as_it_was(
     for t in threads:
         t.join()
     assert _blas_threads() == original
+
+
+def _replay(parts, regions, **kw):
+    from fastmlp._runtime_threads import replay
+
+    try:
+        return replay(parts, regions, **kw)
+    except RuntimeError as exc:  # no per-thread CPU clock (Windows)
+        pytest.skip(str(exc))
+
+
+def test_a_retry_wakes_the_threads_before_judging_them():
+    # a worker that slept takes ~1 ms to wake on a virtual machine: the
+    # first region on threads after a start or a retry is run, not judged
+    losing = (1.0, (1e-6, 1e-6))  # a second of wall for two microseconds of work
+    assert [n for n, _ in _replay(2, [losing] * 3)] == [2, 2, 1]
+
+
+def test_paying_threads_bring_the_backoff_down_by_halves():
+    # beside busy processes a retry's window pays now and then; a reset to the
+    # shortest backoff would retry (and lose a time slice) every 20 ms
+    paying = (1e-3, (1e-3, 1e-3))  # two threads' work in one thread's time
+    trace = _replay(2, [paying] * 5, backoff=2.0)
+    assert [n for n, _ in trace] == [2] * 5
+    assert [b for _, b in trace] == [2.0] * 4 + [1.0]
+    assert _replay(2, [paying] * 5, backoff=0.03)[-1][1] == 0.02
+    losing = (1.0, (1e-6, 1e-6))
+    assert _replay(2, [paying, losing], backoff=0.5)[-1][1] == 1.0

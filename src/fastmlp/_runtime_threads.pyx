@@ -17,11 +17,12 @@ from fastmlp._typedefs cimport intp
 # time its threads spent working (what one thread would need). When the
 # threads stop clearly beating one thread, every runner of the process goes on
 # with one thread for a while (20 ms at first, doubling up to 2 s while the
-# threads keep losing, and at least 8 times the losing regions' time) and then
-# tries them again. Between windows the threads run unmeasured regions, a
-# growing number of them, whose wall time alone is checked: one far slower a
-# row than the last window's ends the threads' turn at once. The results do
-# not depend on any of this.
+# threads keep losing, halving while they pay, and at least 8 times the losing
+# regions' time) and then tries them again, after one unjudged region that
+# wakes them. Between windows the threads run unmeasured regions, a growing
+# number of them, whose wall time alone is checked: one far slower a row than
+# the last window's ends the threads' turn at once. The results do not depend
+# on any of this.
 
 cdef enum:
     WINDOW = 4            # minibatches per measurement
@@ -46,6 +47,10 @@ cdef double g_retry_at = 0, g_backoff = 0.02
 
 cdef void adapt_start_window(Adapt* a) noexcept nogil:
     a.threads = a.parts
+    # threads that have slept (while one thread ran, or between calls) take a
+    # millisecond to wake on a virtual machine, several times a small
+    # region's work: the window after their first region judges them
+    a.waking = True
     a.gap = 0
     a.until_window = 0
     a.window_left = WINDOW
@@ -80,16 +85,19 @@ cdef int adapt_threads(Adapt* a) noexcept nogil:
 
 cdef bint adapt_measuring(const Adapt* a) noexcept nogil:
     """Whether the next segment on several threads is a measured one."""
-    return a.forced == 0 and not a.blind and a.threads > 1 and a.until_window == 0
+    return (a.forced == 0 and not a.blind and a.threads > 1 and not a.waking
+            and a.until_window == 0)
 
 
 cdef intp adapt_segment(const Adapt* a) noexcept nogil:
     """Most minibatches the next segment on several threads may have. A
-    window opens with a one-minibatch probe: on cores that other processes
-    hold, a segment costs a time slice at every barrier, so a retry stops
-    after one minibatch."""
+    retry wakes the threads with one minibatch, then its window opens with a
+    one-minibatch probe: on cores that other processes hold, a segment costs
+    a time slice at every barrier, so a retry stops after two minibatches."""
     if a.forced > 0 or a.blind:
         return GAP_MAX + WINDOW
+    if a.waking:
+        return 1
     if a.until_window > 0:
         return a.until_window
     return 1 if a.window_left == WINDOW else a.window_left
@@ -117,6 +125,9 @@ cdef void adapt_after(Adapt* a, intp n_batches, double rows, double wall,
     cdef double c = 0
     if a.forced > 0 or a.blind or a.threads == 1:
         return
+    if a.waking:
+        a.waking = False
+        return
     if a.until_window > 0:
         # unmeasured, but the wall clock is cheap: a region far slower a row
         # than the last window's (a thread descheduled for a time slice,
@@ -137,8 +148,10 @@ cdef void adapt_after(Adapt* a, intp n_batches, double rows, double wall,
         return
     if a.wall < PAYING_SHARE * a.cpu:
         # the threads pay: stay, and measure again after a gap that grows
-        # while they keep paying (the clocks cost ~1 us a minibatch)
-        g_backoff = BACKOFF_MIN
+        # while they keep paying (the clocks cost ~1 us a minibatch). The
+        # backoff comes down by halves: beside busy processes a retry's
+        # window pays now and then, and a reset would retry every 20 ms
+        g_backoff = g_backoff / 2 if g_backoff > 2 * BACKOFF_MIN else BACKOFF_MIN
         a.gap = 2 * a.gap + GAP_STEP if 2 * a.gap + GAP_STEP < GAP_MAX else GAP_MAX
         a.until_window = a.gap
         a.wall_per_row = a.wall / a.rows if a.rows > 0 else 0
@@ -181,3 +194,36 @@ def hold_one_thread(double seconds):
     when the threads were found losing (tests: a fallback in mid-fit)."""
     global g_retry_at
     g_retry_at = omp_get_wtime() + seconds
+
+
+def replay(int parts, regions, double backoff=BACKOFF_MIN):
+    """Run a fresh runner's rule over made-up regions, [(wall seconds, CPU
+    seconds of each of the parts' threads), ...], each of one minibatch, and
+    give (threads it ran on, the process's backoff after it) for each (tests
+    drive the rule with these clocks). The process's own rule state is put
+    back afterwards."""
+    global g_retry_at, g_backoff
+    cdef Adapt a
+    cdef double saved_at = g_retry_at, saved_backoff = g_backoff
+    cdef double cpu[64]
+    cdef int n
+    if not 1 < parts <= 64:
+        raise ValueError("parts must be in 2 .. 64")
+    out = []
+    g_retry_at, g_backoff = 0, backoff
+    try:
+        adapt_init(&a, parts)
+        if a.blind:
+            raise RuntimeError("no per-thread CPU clock here: the rule does not measure")
+        for wall, cpus in regions:
+            if len(cpus) != parts:
+                raise ValueError("one CPU time per part")
+            for n in range(parts):
+                cpu[n] = cpus[n]
+            n = adapt_threads(&a)
+            if n > 1:
+                adapt_after(&a, 1, 1.0, wall, cpu)
+            out.append((n, g_backoff))
+    finally:
+        g_retry_at, g_backoff = saved_at, saved_backoff
+    return out
