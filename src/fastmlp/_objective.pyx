@@ -418,3 +418,34 @@ cdef void _forward(Workspace ws, DataSpec* d, const floating* params, floating* 
     with nogil:
         forward_impl(&ws.layout.spec, d, params, work, out, ws.n_threads, &ws.adapt, cpu,
                      columns, seen_nonfinite)
+
+
+def softmax_figures(const floating[:, ::1] out, const intp[::1] columns):
+    """(sum of the rows' log-losses, rows predicted right) of softmax outputs
+    out whose row i's class is column columns[i]: the log of the class's
+    output clipped to [eps, 1 - eps] (eps: float64's, as the validation loss
+    takes it), and a hit where the row's first largest output (np.argmax:
+    the first NaN if any) is that column. One pass, in double."""
+    cdef intp n = out.shape[0], k = out.shape[1], i, j, best, hits = 0
+    cdef double loss = 0, p, v, top, eps = 2.220446049250313e-16
+    if columns.shape[0] != n or (n and (np.min(columns) < 0 or np.max(columns) >= k)):
+        raise ValueError("columns must give a column of out for each of its rows")
+    with nogil:
+        for i in range(n):
+            p = out[i, columns[i]]
+            if p < eps:
+                p = eps
+            elif p > 1 - eps:
+                p = 1 - eps
+            loss -= f_log(p)
+            best = 0
+            top = out[i, 0]
+            if top == top:
+                for j in range(1, k):
+                    v = out[i, j]
+                    if v != v or v > top:
+                        best, top = j, v
+                        if v != v:
+                            break
+            hits += best == columns[i]
+    return loss, hits

@@ -20,6 +20,7 @@ from sklearn.utils import _safe_indexing
 from sklearn.utils.validation import check_consistent_length, validate_data
 
 from fastmlp._network import unpack
+from fastmlp._objective import softmax_figures
 from fastmlp._predict import forward
 from fastmlp._sample_weight import check_sample_weight
 
@@ -72,31 +73,30 @@ class ValidationSet:
             self.at = np.arange(Y.shape[0]) * Y.shape[1] + self.columns
 
     def _softmax_figures(self, out):
-        """(per-row loss, score) of softmax outputs, as output_loss and the
-        classifier's _score_output give them bit for bit: only the class
-        column's term of the row's loss is non-zero, and the predicted label
-        is the row's label exactly where the largest output is its column."""
+        """(loss, score) of softmax outputs: only the class column's term of
+        a row's loss is non-zero, and the predicted label is the row's label
+        exactly where the largest output is its column. Unweighted, in one
+        compiled pass (the score exactly the general one's; the loss summed
+        in another order); weighted, in NumPy, both bit for bit."""
+        if self.sw is None:
+            total, hits = softmax_figures(out, self.columns)
+            return total / self.sw_sum, hits / len(out)
         eps = np.finfo(np.float64).eps
-        # (ufuncs in place, not np.clip and np.average: a few microseconds
-        # each, once per epoch)
-        p = out.ravel().take(self.at).astype(np.float64, copy=False)
-        np.log(np.maximum(np.minimum(p, 1 - eps, out=p), eps, out=p), out=p)
+        p = np.clip(out.ravel().take(self.at).astype(np.float64, copy=False), eps, 1 - eps)
         hits = np.argmax(out, axis=1) == self.columns
-        score = (float(np.count_nonzero(hits) / len(hits)) if self.sw is None
-                 else float(np.average(hits, weights=self.sw)))
-        return np.negative(p, out=p), score
+        return (float(np.dot(self.sw, -np.log(p)) / self.sw_sum),
+                float(np.average(hits, weights=self.sw)))
 
     def evaluate(self, est, verbose=False):
         """(validation loss, score) of est's current coefs_/intercepts_."""
         out = forward(est, self.X, check_input=False)
         kernel_output = est._kernel_output()
         if self.columns is not None and kernel_output == "softmax":
-            per_row, score = self._softmax_figures(out)
+            loss, score = self._softmax_figures(out)
         else:
             per_row = output_loss(kernel_output, out, self.Y)
-            score = est._score_output(out, self.y, self.sw)
-        total = per_row.sum() if self.sw is None else np.dot(self.sw, per_row)
-        loss = float(total / self.sw_sum)
+            total = per_row.sum() if self.sw is None else np.dot(self.sw, per_row)
+            loss, score = float(total / self.sw_sum), est._score_output(out, self.y, self.sw)
         if verbose and self.announce:
             print("Validation loss = %.8f, score = %f" % (loss, score))
         return loss, score
