@@ -6,14 +6,16 @@ instead of its quick subset (``config.getoption("--full")``). The machine's
 description (bench/machine.py: CPU, caches, memory, BLAS, versions) goes into
 pytest-benchmark's JSON under ``machine_info["fastmlp"]``.
 
-A benchmark records its median with ``speedups.record(case, label, benchmark)``
-after ``benchmark.pedantic(...)``; ``speedups.compare(case, baseline, subject,
+A benchmark records its rounds with ``speedups.record(case, label, benchmark)``
+after ``benchmark.pedantic(...)`` (a side recorded again, in blocks alternated
+with the other side's, pools its rounds); ``speedups.compare(case, baseline, subject,
 target=...)`` asks for the ratio median(baseline) / median(subject) in the
 final table. Targets are reported, never asserted: timings on a shared machine
 are too noisy to fail a run on.
 """
 
 import os
+import statistics
 import sys
 import time
 from pathlib import Path
@@ -29,13 +31,23 @@ _KEY = pytest.StashKey()
 
 class Speedups:
     def __init__(self):
-        self.medians = {}  # (case, label) -> seconds
+        self.samples = {}  # (case, label) -> seconds of every round recorded
         self.comparisons = []  # (case, baseline, subject, target)
 
+    @property
+    def medians(self):
+        return {key: statistics.median(times) for key, times in self.samples.items()}
+
     def record(self, case, label, benchmark):
+        """A side's rounds; a side recorded again (blocks alternated with the
+        other side's) adds its rounds, and the ratio is of the pooled medians."""
         stats = benchmark.stats
         if stats:  # None or empty under --benchmark-disable
-            self.medians[(case, label)] = stats["median"]
+            self.samples.setdefault((case, label), []).extend(stats.stats.data)
+
+    def record_value(self, case, label, seconds):
+        """A figure of a side other than its median (a percentile)."""
+        self.samples[(case, label)] = [seconds]
 
     def compare(self, case, baseline, subject, target=None):
         item = (case, baseline, subject, target)
@@ -43,12 +55,13 @@ class Speedups:
             self.comparisons.append(item)
 
     def lines(self):
-        if not self.medians:  # nothing was timed (--benchmark-disable)
+        medians = self.medians
+        if not medians:  # nothing was timed (--benchmark-disable)
             return []
         rows = []
         for case, baseline, subject, target in self.comparisons:
-            b = self.medians.get((case, baseline))
-            s = self.medians.get((case, subject))
+            b = medians.get((case, baseline))
+            s = medians.get((case, subject))
             if b is None or s is None:
                 ratio, verdict = "not run", ""
             else:
