@@ -10,7 +10,7 @@ cdef struct Adapt:
     int forced            # > 0: always this many threads (tests)
     bint blind            # no per-thread CPU clock: all threads, unmeasured
     int threads           # threads in use: parts or 1
-    bint waking           # the next region on threads wakes them: run, not judged
+    bint waking           # the next region on threads wakes them: judged with an allowance
     intp gap              # unmeasured minibatches between windows
     intp until_window     # unmeasured minibatches left before the next window
     intp window_left      # minibatches left in the current window

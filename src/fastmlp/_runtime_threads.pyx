@@ -18,8 +18,8 @@ from fastmlp._typedefs cimport intp
 # threads stop clearly beating one thread, every runner of the process goes on
 # with one thread for a while (20 ms at first, doubling up to 2 s while the
 # threads keep losing, halving while they pay, and at least 8 times the losing
-# regions' time) and then tries them again, after one unjudged region that
-# wakes them. Between windows the threads run unmeasured regions, a growing
+# regions' time) and then tries them again, the first region allowed the
+# millisecond a slept worker takes to wake on a virtual machine. Between windows the threads run unmeasured regions, a growing
 # number of them, whose wall time alone is checked: one far slower a row than
 # the last window's ends the threads' turn at once. The results do not depend
 # on any of this.
@@ -40,6 +40,11 @@ cdef double PAYING_SHARE = 0.9
 cdef double SLOW_REGION = 3.0
 
 cdef double BACKOFF_MIN = 0.02, BACKOFF_MAX = 2.0, BACKOFF_REGIONS = 8
+
+# the first region of a retry may take this much longer than the threads'
+# work: a worker that slept takes ~1 ms to wake on a virtual machine
+cdef double WAKE_ALLOWANCE = 0.002
+
 # process-wide: until when threads are not tried again, and the next backoff
 # (shared by concurrent fits; a race only moves a retry, never a result)
 cdef double g_retry_at = 0, g_backoff = 0.02
@@ -49,7 +54,7 @@ cdef void adapt_start_window(Adapt* a) noexcept nogil:
     a.threads = a.parts
     # threads that have slept (while one thread ran, or between calls) take a
     # millisecond to wake on a virtual machine, several times a small
-    # region's work: the window after their first region judges them
+    # region's work: their first region is allowed that
     a.waking = True
     a.gap = 0
     a.until_window = 0
@@ -85,8 +90,7 @@ cdef int adapt_threads(Adapt* a) noexcept nogil:
 
 cdef bint adapt_measuring(const Adapt* a) noexcept nogil:
     """Whether the next segment on several threads is a measured one."""
-    return (a.forced == 0 and not a.blind and a.threads > 1 and not a.waking
-            and a.until_window == 0)
+    return a.forced == 0 and not a.blind and a.threads > 1 and a.until_window == 0
 
 
 cdef intp adapt_segment(const Adapt* a) noexcept nogil:
@@ -126,7 +130,13 @@ cdef void adapt_after(Adapt* a, intp n_batches, double rows, double wall,
     if a.forced > 0 or a.blind or a.threads == 1:
         return
     if a.waking:
+        # judged with the wake's allowance on top: beside busy processes a
+        # worker waits longer for a core, and this region loses at once
         a.waking = False
+        for k in range(a.parts):
+            c += cpu[k]
+        if wall > PAYING_SHARE * c + WAKE_ALLOWANCE:
+            adapt_lose(a, wall)
         return
     if a.until_window > 0:
         # unmeasured, but the wall clock is cheap: a region far slower a row
