@@ -31,6 +31,7 @@ from fastmlp._network import (
 )
 from fastmlp._params import PARAMETER_CONSTRAINTS, dropout_rates, hidden_sizes
 from fastmlp._predict import forward
+from fastmlp._predict import release as release_predict_buffers
 from fastmlp._sample_weight import WeightsSumToZero, check_sample_weight
 from fastmlp._stochastic import (
     EpochSettings,
@@ -240,6 +241,8 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
                 task_name="epoch" if stochastic else "lbfgs-iter",
                 max_subtasks=self.max_iter if stochastic else self.max_iter + 1,
             )
+        # the validation passes predict through the model's own cache
+        validated = vset is not None or (stochastic and self.early_stopping)
         with BLAS_LIMIT:
             try:
                 if stochastic:
@@ -257,6 +260,9 @@ class BaseMultilayerPerceptron(ModelIOMixin, CallbackSupportMixin, BaseEstimator
                 vars(self).clear()
                 vars(self).update(state_before)
                 raise
+            finally:
+                if validated:
+                    release_predict_buffers(self)
 
         self._check_weights_finite()
         if progress is not None:

@@ -18,7 +18,8 @@ A call costs the forward pass plus a few microseconds:
   get_params and to_sklearn. A model keeps those of its last few kinds of
   call (_CACHED_WORKSPACES, _CACHED_BYTES), and none of an older network,
   and what its last kind of dense X needed (_plan: dtype, Layout, packed
-  vector), valid while coefs_/intercepts_ are that vector's views.
+  vector), valid while coefs_/intercepts_ are that vector's views. A fit
+  that evaluated a validation set drops them (release).
 - Threads: a Workspace for _threads.threads_for_rows of the call's rows.
   The compiled forward pass splits the work on a grid that depends on the
   rows and the network only, so the results do not depend on the thread
@@ -159,6 +160,15 @@ def _cache(est):
     cache = _ModelCache()
     _caches[id(est)] = (weakref.ref(est, partial(_forget, id(est))), cache)
     return cache
+
+
+def release(est):
+    """Drop est's Layouts and Workspaces: a fit's validation passes leave
+    buffers sized for the network's largest calls (megabytes), which a kept
+    model would hold, and the next predict makes its own."""
+    entry = _caches.get(id(est))
+    if entry is not None and entry[0]() is est:
+        del _caches[id(est)]
 
 
 def _forget(key, ref):
