@@ -19,10 +19,10 @@ from fastmlp._typedefs cimport intp
 # with one thread for a while (20 ms at first, doubling up to 2 s while the
 # threads keep losing, halving while they pay, and at least 8 times the losing
 # regions' time) and then tries them again, the first region allowed the
-# millisecond a slept worker takes to wake on a virtual machine. Between windows the threads run unmeasured regions, a growing
-# number of them, whose wall time alone is checked: one far slower a row than
-# the last window's ends the threads' turn at once. The results do not depend
-# on any of this.
+# millisecond a slept worker takes to wake on a virtual machine. Between
+# windows the threads run unmeasured regions, a growing number of them, whose
+# wall time alone is checked: one far slower a row than the last window's ends
+# the threads' turn at once. The results do not depend on any of this.
 
 cdef enum:
     WINDOW = 4            # minibatches per measurement
@@ -95,9 +95,10 @@ cdef bint adapt_measuring(const Adapt* a) noexcept nogil:
 
 cdef intp adapt_segment(const Adapt* a) noexcept nogil:
     """Most minibatches the next segment on several threads may have. A
-    retry wakes the threads with one minibatch, then its window opens with a
-    one-minibatch probe: on cores that other processes hold, a segment costs
-    a time slice at every barrier, so a retry stops after two minibatches."""
+    retry's first minibatch wakes the threads (judged with the wake's
+    allowance), then its window opens with a one-minibatch probe: on cores
+    that other processes hold, a segment costs a time slice at every barrier,
+    so a retry stops after one or two minibatches."""
     if a.forced > 0 or a.blind:
         return GAP_MAX + WINDOW
     if a.waking:

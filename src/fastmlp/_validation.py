@@ -64,7 +64,7 @@ class ValidationSet:
         # split's lines stay scikit-learn's)
         self.announce = announce
         # one class per row (a multiclass classifier's targets): each row's
-        # class column, for the softmax figures in a few array operations
+        # class column, for _softmax_figures
         Y = self.Y
         self.columns = None
         if Y.ndim == 2 and Y.shape[1] > 1 and ((Y == 0) | (Y == 1)).all() \
