@@ -233,7 +233,9 @@ def test_workers_reuse_one_workspace_per_thread(client, monkeypatch):
 
 
 def _cached_datasets(client):
-    return client.run(lambda: {k[1]: id(v[1][0]) for k, v in _dask._DATASETS.items()})
+    # per partition: (its Dataset, the block object the Dataset was made of)
+    return client.run(lambda: {k[1]: (id(v[1][0]), id(v[0][0]))
+                               for k, v in _dask._DATASETS.items()})
 
 
 def test_workers_check_each_partition_once_per_fit(client, monkeypatch):
@@ -245,16 +247,18 @@ def test_workers_check_each_partition_once_per_fit(client, monkeypatch):
     Xd, yd, _ = _dask_arrays(sp.csr_matrix(X), y)
     _fit_quietly(MLPClassifier(**LBFGS), Xd, yd)
     assert len(seen) > 10
-    made = {}  # (worker, partition) -> the Datasets it was given
+    made = {}  # (worker, partition) -> the (Dataset, block) pairs it held
     for snapshot in seen:
         for worker, datasets in snapshot.items():
-            for index, ident in datasets.items():
-                made.setdefault((worker, index), set()).add(ident)
+            for index, pair in datasets.items():
+                made.setdefault((worker, index), set()).add(pair)
     # every non-empty partition was evaluated; a worker made each of its
-    # partitions' Dataset once (Dask may run a partition on another worker
-    # too, which then makes its own)
+    # partitions' Dataset once per block object it was handed (Dask may run a
+    # partition on another worker, stealing work, which is sent a copy of the
+    # block, and again later: a new object, rightly checked again)
     assert {i for _, i in made} == {i for i, c in enumerate(Xd.chunks[0]) if c}
-    assert all(len(idents) == 1 for idents in made.values())
+    for pairs in made.values():
+        assert len({d for d, _ in pairs}) == len({b for _, b in pairs})
     assert all(not v for v in _cached_datasets(client).values())
 
 
