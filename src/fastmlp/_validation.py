@@ -10,6 +10,7 @@ figures: the training loss function on those rows (weighted, no L2 term)
 in vectorised NumPy, and the estimator's ``score`` from the same outputs.
 """
 
+from functools import cached_property
 from types import SimpleNamespace
 
 import numpy as np
@@ -63,14 +64,17 @@ class ValidationSet:
         # verbose prints the loss of a given set only (the early-stopping
         # split's lines stay scikit-learn's)
         self.announce = announce
-        # one class per row (a multiclass classifier's targets): each row's
-        # class column, for _softmax_figures
+
+    @cached_property
+    def columns(self):
+        """Each row's class column where every row has one class (a
+        multiclass classifier's targets), else None: for _softmax_figures,
+        found on the first evaluation (Dask's per-partition sets never ask)."""
         Y = self.Y
-        self.columns = None
         if Y.ndim == 2 and Y.shape[1] > 1 and ((Y == 0) | (Y == 1)).all() \
                 and (Y.sum(axis=1) == 1).all():
-            self.columns = Y.argmax(axis=1)
-            self.at = np.arange(Y.shape[0]) * Y.shape[1] + self.columns
+            return Y.argmax(axis=1)
+        return None
 
     def _softmax_figures(self, out):
         """(loss, score) of softmax outputs: only the class column's term of
@@ -82,7 +86,8 @@ class ValidationSet:
             total, hits = softmax_figures(out, self.columns)
             return total / self.sw_sum, hits / len(out)
         eps = np.finfo(np.float64).eps
-        p = np.clip(out.ravel().take(self.at).astype(np.float64, copy=False), eps, 1 - eps)
+        at = np.arange(len(out)) * out.shape[1] + self.columns
+        p = np.clip(out.ravel().take(at).astype(np.float64, copy=False), eps, 1 - eps)
         hits = np.argmax(out, axis=1) == self.columns
         return (float(np.dot(self.sw, -np.log(p)) / self.sw_sum),
                 float(np.average(hits, weights=self.sw)))
@@ -91,7 +96,7 @@ class ValidationSet:
         """(validation loss, score) of est's current coefs_/intercepts_."""
         out = forward(est, self.X, check_input=False)
         kernel_output = est._kernel_output()
-        if self.columns is not None and kernel_output == "softmax":
+        if kernel_output == "softmax" and self.columns is not None:
             loss, score = self._softmax_figures(out)
         else:
             per_row = output_loss(kernel_output, out, self.Y)
